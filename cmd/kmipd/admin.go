@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kmipd/kmipd/audit"
+	"github.com/kmipd/kmipd/hsmbackend"
+)
+
+func splitHostPort(addr string) (string, string) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, "5696"
+	}
+	if h == "" || h == "0.0.0.0" || h == "::" {
+		h = "127.0.0.1"
+	}
+	return h, p
+}
+
+// ensureMasterKey creates the master key when the token has none: for
+// `kmipd dev` and `kmipd init` only; `serve` refuses to start without one.
+func ensureMasterKey(cfg *Config, out io.Writer) error {
+	b, err := openHSM(context.Background(), cfg, newLogger(cfg), true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	err = b.CreateMasterKey(context.Background())
+	switch {
+	case errors.Is(err, hsmbackend.ErrMasterKeyExists):
+		return nil
+	case err != nil:
+		return fail(err, "")
+	}
+	fmt.Fprintf(out, "created master wrapping key %q in token %q\n", cfg.MasterKeyLabel, cfg.TokenLabel)
+	return nil
+}
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create the HSM master wrapping key (once per token); refuses to overwrite one",
+		Flags: configFlags(map[string]string{"tls-cert": "-", "tls-key": "-", "tls-client-ca": "-"}),
+		Action: func(c *cli.Context) error {
+			cfg, err := configForTool(c)
+			if err != nil {
+				return err
+			}
+			b, err := openHSM(c.Context, cfg, newLogger(cfg), true)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if err := b.CreateMasterKey(c.Context); err != nil {
+				if errors.Is(err, hsmbackend.ErrMasterKeyExists) {
+					return fail(err, "the token already has its master key; nothing to do (use another master-key-label to start a new one)")
+				}
+				return fail(err, "")
+			}
+			fmt.Fprintf(c.App.Writer, "created master wrapping key %q in token %q\n", cfg.MasterKeyLabel, cfg.TokenLabel)
+			return nil
+		},
+	}
+}
+
+// configForTool builds the configuration for commands that need no TLS
+// files (init, backup): "-" placeholders stand in for them.
+func configForTool(c *cli.Context) (*Config, error) {
+	settings, err := loadSettings(c)
+	if err != nil {
+		return nil, fail(err, "fix the configuration file")
+	}
+	for _, k := range []string{"tls-cert", "tls-key", "tls-client-ca"} {
+		if settings[k].value == "" || settings[k].value == "-" {
+			settings[k] = setting{os.DevNull, "not needed"}
+		}
+	}
+	cfg, err := buildConfig(settings)
+	if err != nil {
+		return nil, fail(err, "")
+	}
+	return cfg, nil
+}
+
+func backupCommand() *cli.Command {
+	flags := configFlags(map[string]string{"tls-cert": "-", "tls-key": "-", "tls-client-ca": "-"})
+	flags = append(flags, &cli.StringFlag{Name: "out", Required: true, Usage: "file to write the snapshot to (must not exist)"})
+	return &cli.Command{
+		Name:  "backup",
+		Usage: "write a consistent snapshot of the database (wrapped key material only)",
+		Description: "Safe while the server runs only through the server itself; run it against a stopped server's\n" +
+			"database, or copy the file bbolt-consistently with this command while kmipd is stopped.",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			cfg, err := configForTool(c)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			out := c.String("out")
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fail(fmt.Errorf("backup --out: %w", err), "name a file that does not exist yet")
+			}
+			n, err := st.Backup(c.Context, f)
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(out)
+				return fail(fmt.Errorf("backup to %s: %w", out, err), "")
+			}
+			fmt.Fprintf(c.App.Writer, "wrote %d bytes to %s\n", n, out)
+			return nil
+		},
+	}
+}
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "configuration tools",
+		Subcommands: []*cli.Command{{
+			Name:  "check",
+			Usage: "validate the configuration (file, flags and environment) and exit",
+			Flags: configFlags(nil),
+			Action: func(c *cli.Context) error {
+				settings, err := loadSettings(c)
+				if err != nil {
+					return fail(err, "fix the configuration file")
+				}
+				if _, err := buildConfig(settings); err != nil {
+					return fail(err, "")
+				}
+				fmt.Fprintln(c.App.Writer, "configuration ok")
+				return nil
+			},
+		}},
+	}
+}
+
+func auditCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "audit",
+		Usage: "audit log tools",
+		Subcommands: []*cli.Command{{
+			Name:  "verify",
+			Usage: "verify the audit log's hash chain",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "log", Required: true, Usage: "audit log file"},
+				&cli.StringFlag{Name: "key-file", Required: true, Usage: "audit HMAC key file"},
+			},
+			Action: func(c *cli.Context) error {
+				key, err := audit.LoadKey(c.String("key-file"))
+				if err != nil {
+					return fail(err, "give the audit-key-file the server uses")
+				}
+				f, err := os.Open(c.String("log"))
+				if err != nil {
+					return fail(err, "")
+				}
+				defer f.Close()
+				rep, err := audit.Verify(f, key)
+				if err != nil {
+					return fail(fmt.Errorf("audit log %s: %w", c.String("log"), err), "the log was altered or truncated at the record named; keep the file as evidence")
+				}
+				fmt.Fprintf(c.App.Writer, "audit log ok: %d records\n", rep.Records)
+				return nil
+			},
+		}},
+	}
+}

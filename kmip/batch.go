@@ -1,0 +1,202 @@
+package kmip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// MessageOptions configure HandleMessage. The zero value is usable.
+type MessageOptions struct {
+	// Limits bound decoding; zero fields take ttlv's defaults.
+	Limits ttlv.Limits
+	// Logger receives handler failures and panics (never payloads). Nil:
+	// discard.
+	Logger hclog.Logger
+	// Now returns the time for the response Time Stamp. Nil: time.Now.
+	Now func() time.Time
+}
+
+// fallbackVersion answers messages whose own version cannot be read: 1.0 is
+// the one every client decodes.
+var fallbackVersion = V1_0
+
+// HandleMessage decodes one request message, runs its batch items through
+// h in order and returns the encoded response. It never fails: every
+// problem becomes a response the spec names (KMIP 1.4 §11.1, §11.43). It is
+// the one place where codec errors become Invalid Message.
+func HandleMessage(ctx context.Context, h Handler, raw []byte, opts *MessageOptions) []byte {
+	if opts == nil {
+		opts = &MessageOptions{}
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	v, err := ttlv.Decode(raw, opts.Limits)
+	if err != nil {
+		return encodeFailure(fallbackVersion, now(), ResultReasonInvalidMessage, "message cannot be parsed")
+	}
+	msg, err := ParseRequestMessage(v)
+	if err != nil {
+		// Answer in the client's version when its header gave one.
+		ver := fallbackVersion
+		if hv, ok := v.Child(TagRequestHeader); ok {
+			if pvv, ok := hv.Child(TagProtocolVersion); ok {
+				if pv, perr := parseProtocolVersion(pvv); perr == nil {
+					if nv, ok := Negotiate(pv); ok {
+						ver = nv
+					}
+				}
+			}
+		}
+		return encodeFailure(ver, now(), ReasonOf(err), messageOf(err))
+	}
+	ver, ok := Negotiate(msg.Header.ProtocolVersion)
+	if !ok {
+		// KMIP 1.4 §11.1: protocol major version mismatch.
+		return encodeFailure(ver, now(), ResultReasonInvalidMessage, "protocol version "+msg.Header.ProtocolVersion.String()+" is not supported")
+	}
+	resp := processBatch(ctx, h, msg, ver, opts)
+	resp.Header.TimeStamp = now()
+	out := ttlv.Marshal(resp.Value())
+	if max := msg.Header.MaximumResponseSize; max > 0 && len(out) > int(max) {
+		// KMIP 1.4 §11.1: Maximum Response Size exceeded: Response Too
+		// Large, for every item whose answer we cannot send.
+		for i := range resp.BatchItems {
+			bi := &resp.BatchItems[i]
+			bi.Payload = ttlv.Value{}
+			bi.ResultStatus = ResultStatusOperationFailed
+			bi.ResultReason = ResultReasonResponseTooLarge
+			bi.ResultMessage = "response exceeds the maximum response size"
+		}
+		out = ttlv.Marshal(resp.Value())
+	}
+	return out
+}
+
+func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver ProtocolVersion, opts *MessageOptions) *ResponseMessage {
+	resp := &ResponseMessage{Header: ResponseHeader{ProtocolVersion: ver}}
+	opt := msg.Header.BatchErrorContinuationOption
+	switch opt {
+	case 0, BatchErrorContinuationOptionStop, BatchErrorContinuationOptionContinue:
+	default:
+		// KMIP 1.4 §6.13: a server that does not support Undo rejects
+		// the entire request.
+		resp.BatchItems = []ResponseBatchItem{{
+			ResultStatus:  ResultStatusOperationFailed,
+			ResultReason:  ResultReasonFeatureNotSupported,
+			ResultMessage: "batch error continuation option " + opt.String() + " is not supported",
+		}}
+		return resp
+	}
+	resp.BatchItems = make([]ResponseBatchItem, 0, len(msg.BatchItems))
+	placeholder := ""
+	for i := range msg.BatchItems {
+		item := &msg.BatchItems[i]
+		out := ResponseBatchItem{Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID}
+		var payload ttlv.Value
+		err := item.Err
+		if err == nil {
+			req := &Request{
+				Version:       ver,
+				Header:        &msg.Header,
+				Operation:     item.Operation,
+				Payload:       item.Payload,
+				Ephemeral:     item.Ephemeral,
+				BatchItemID:   item.UniqueBatchItemID,
+				IDPlaceholder: placeholder,
+				BatchIndex:    i,
+			}
+			payload, err = serveItem(ctx, h, req, opts.Logger)
+		}
+		if err != nil {
+			out.ResultStatus = ResultStatusOperationFailed
+			out.ResultReason = ReasonOf(err)
+			out.ResultMessage = messageOf(err)
+			if out.ResultReason == ResultReasonGeneralFailure && opts.Logger != nil {
+				opts.Logger.Error("operation failed", "operation", item.Operation.String(), "error", err)
+			}
+		} else {
+			out.ResultStatus = ResultStatusSuccess
+			out.Payload = payload
+			if id := producedID(payload); id != "" {
+				placeholder = id
+			}
+		}
+		resp.BatchItems = append(resp.BatchItems, out)
+		if err != nil && opt != BatchErrorContinuationOptionContinue {
+			// KMIP 1.4 §11.43: with Stop, items not processed are not
+			// returned.
+			break
+		}
+	}
+	return resp
+}
+
+// serveItem runs one handler, turning a panic into General Failure. The
+// panic value is logged with the stack, never sent.
+func serveItem(ctx context.Context, h Handler, req *Request, logger hclog.Logger) (payload ttlv.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if logger != nil {
+				logger.Error("handler panic", "operation", req.Operation.String(), "panic", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
+			}
+			payload, err = ttlv.Value{}, Errorf(ResultReasonGeneralFailure, "internal error")
+		}
+	}()
+	return h.ServeKMIP(ctx, req)
+}
+
+// producedID returns the Unique Identifier a response hands to the ID
+// Placeholder (KMIP 1.4 §4: Create, Create Key Pair (the private key),
+// Register, Derive Key, Re-key, Re-key Key Pair, Certify, Re-Certify, Locate
+// and Recover).
+func producedID(payload ttlv.Value) string {
+	if v, ok := payload.Child(TagPrivateKeyUniqueIdentifier); ok {
+		return v.Text()
+	}
+	if v, ok := payload.Child(TagUniqueIdentifier); ok && v.Type == ttlv.TypeTextString {
+		return v.Text()
+	}
+	return ""
+}
+
+// messageOf is the Result Message sent for err: the *Error's own message;
+// for anything else a generic text, since internal errors may name files or
+// carry details that are not the client's business.
+func messageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Message != "" {
+			return e.Message
+		}
+		return e.Reason.String()
+	}
+	return "internal error"
+}
+
+// encodeFailure is the response to a message that cannot be processed: a
+// header and one batch item without Operation (KMIP 1.4 §11.1).
+func encodeFailure(ver ProtocolVersion, now time.Time, reason ResultReason, message string) []byte {
+	m := ResponseMessage{
+		Header: ResponseHeader{ProtocolVersion: ver, TimeStamp: now},
+		BatchItems: []ResponseBatchItem{{
+			ResultStatus:  ResultStatusOperationFailed,
+			ResultReason:  reason,
+			ResultMessage: message,
+		}},
+	}
+	return ttlv.Marshal(m.Value())
+}
+
+// EncodeFailure is encodeFailure for the server's framing errors, which
+// happen before a message could be decoded.
+func EncodeFailure(reason ResultReason, message string) []byte {
+	return encodeFailure(fallbackVersion, time.Now(), reason, message)
+}

@@ -1,0 +1,45 @@
+// Package objects owns kmipd's managed objects: the Object record, its
+// lifecycle state machine, and the persistent store behind the Store
+// interface (today BoltStore over go.etcd.io/bbolt; a clustered store can
+// implement the same interface later).
+//
+// It must not know PKCS#11, the ACL, the audit log or the network. Plaintext
+// key bytes never reach it: secret material arrives already wrapped under an
+// HSM master key (WrappedMaterial), and only non-secret material (a public
+// key's SubjectPublicKeyInfo, a certificate's DER) is stored as is.
+//
+// # Lifecycle
+//
+// lifecycle.go holds the one table of state transitions allowed by KMIP 1.4
+// §3.22 (2.0 §4.50), and the date-driven transitions (Activation Date,
+// Deactivation Date) that the service applies with ApplyDates before it
+// acts on an object.
+//
+// # Storage layout
+//
+// A BoltStore file has one bucket of records keyed by Unique Identifier, one
+// bucket mapping a creation sequence number to the identifier (creation
+// order, which Locate returns newest first: KMIP 2.0 §6.1.27), a meta bucket
+// holding the schema version, and one bucket per Locate index. Records are
+// a version byte followed by a TTLV Structure whose private tags live in the
+// 0x54xxxx extension range (record.go documents them all). Open runs
+// migrate, which upgrades older schemas and refuses newer ones
+// (ErrSchemaTooNew).
+//
+// # Durability and concurrency
+//
+// Every write is one bbolt read-write transaction, fsynced and committed
+// before the call returns; NoSync is never used. Create, Update and Delete
+// go through bbolt's Batch so that concurrent writers share one fsync
+// (group commit). Batch may run a transaction function more than once, so
+// every function handed to it is idempotent: it starts from the stored
+// state each time, and an Update callback must only change the Object it is
+// given.
+//
+// # Locate
+//
+// Locate (KMIP 1.4 §4.9, 2.0 §6.1.27) picks the most selective indexed
+// filter of a Query to find candidates, then checks every filter against
+// each candidate's record, so unindexed attributes work too, only slower.
+// Indexes are kept in the same transaction as the record they describe.
+package objects

@@ -1,0 +1,241 @@
+package objects
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// A stored record is recordFormat (one byte) followed by the TTLV encoding
+// of a Structure tagged tagRecord. The byte lets a later kmipd change the
+// encoding without guessing; migrate rewrites old records when it does.
+const recordFormat byte = 1
+
+// Private tags of the record encoding. They live in the 0x54xxxx range that
+// KMIP 1.4 §9.1.3.1 (2.0 §11.54) reserves for extensions, so they can never
+// collide with a standard tag, and they never leave this package: they are
+// an on-disk format, not a wire format. Numbers are never reused; a removed
+// field leaves a hole.
+const (
+	tagRecord     ttlv.Tag = 0x540001 // Structure: the whole record
+	tagID         ttlv.Tag = 0x540002 // Text String: Unique Identifier
+	tagObjectType ttlv.Tag = 0x540003 // Enumeration: kmip.ObjectType
+	tagState      ttlv.Tag = 0x540004 // Enumeration: kmip.State
+	tagAttributes ttlv.Tag = 0x540005 // Structure of tagAttribute
+	tagAttribute  ttlv.Tag = 0x540006 // Structure: name, index, value (by position)
+	tagAttrName   ttlv.Tag = 0x540007 // Text String: kmip.Attribute.Name
+	tagAttrIndex  ttlv.Tag = 0x540008 // Integer: kmip.Attribute.Index
+	tagWrapped    ttlv.Tag = 0x540009 // Structure: WrappedMaterial; absent when nil
+	tagMasterKey  ttlv.Tag = 0x54000A // Text String: WrappedMaterial.MasterKey
+	tagMechanism  ttlv.Tag = 0x54000B // Text String: WrappedMaterial.Mechanism
+	tagBlob       ttlv.Tag = 0x54000C // Byte String: WrappedMaterial.Blob
+	tagPublic     ttlv.Tag = 0x54000D // Byte String: Object.Public; absent when empty
+	tagKeyFormat  ttlv.Tag = 0x54000E // Enumeration: Object.KeyFormat
+	tagOwner      ttlv.Tag = 0x54000F // Text String: Object.Owner
+	tagTenant     ttlv.Tag = 0x540010 // Text String: Object.Tenant
+	tagCreated    ttlv.Tag = 0x540011 // Date-Time Extended: Object.Created
+	tagUpdated    ttlv.Tag = 0x540012 // Date-Time Extended: Object.Updated
+	tagArchived   ttlv.Tag = 0x540013 // Boolean: Object.Archived
+	tagRevision   ttlv.Tag = 0x540014 // Long Integer: Object.Revision
+	tagSeq        ttlv.Tag = 0x540015 // Long Integer: creation sequence number
+)
+
+// recordLimits bound the decoder. Records are written by this package, but
+// a damaged or hostile file must still fail cleanly, never exhaust memory.
+var recordLimits = ttlv.Limits{
+	MaxMessageSize: 64 << 20,
+	MaxDepth:       64,
+	MaxItems:       1 << 20,
+}
+
+// encodeRecord returns the stored form of o.
+func encodeRecord(o *Object) []byte {
+	attrs := make([]ttlv.Value, len(o.Attributes))
+	for i, a := range o.Attributes {
+		attrs[i] = ttlv.Struct(tagAttribute,
+			ttlv.Text(tagAttrName, a.Name),
+			ttlv.Int(tagAttrIndex, int32(a.Index)),
+			a.Value,
+		)
+	}
+	f := make([]ttlv.Value, 0, 16)
+	f = append(f,
+		ttlv.Text(tagID, o.ID),
+		ttlv.Enum(tagObjectType, uint32(o.ObjectType)),
+		ttlv.Enum(tagState, uint32(o.State)),
+		ttlv.Struct(tagAttributes, attrs...),
+	)
+	if o.Wrapped != nil {
+		f = append(f, ttlv.Struct(tagWrapped,
+			ttlv.Text(tagMasterKey, o.Wrapped.MasterKey),
+			ttlv.Text(tagMechanism, o.Wrapped.Mechanism),
+			ttlv.Bytes(tagBlob, o.Wrapped.Blob),
+		))
+	}
+	if len(o.Public) > 0 {
+		f = append(f, ttlv.Bytes(tagPublic, o.Public))
+	}
+	f = append(f,
+		ttlv.Enum(tagKeyFormat, o.KeyFormat),
+		ttlv.Text(tagOwner, o.Owner),
+		ttlv.Text(tagTenant, o.Tenant),
+		ttlv.DateTimeExtended(tagCreated, o.Created),
+		ttlv.DateTimeExtended(tagUpdated, o.Updated),
+		ttlv.Bool(tagArchived, o.Archived),
+		ttlv.Long(tagRevision, int64(o.Revision)),
+		ttlv.Long(tagSeq, int64(o.seq)),
+	)
+	return ttlv.Append([]byte{recordFormat}, ttlv.Struct(tagRecord, f...))
+}
+
+var errBadRecord = errors.New("malformed record")
+
+// decodeRecord parses a stored record. The returned Object aliases b (its
+// attribute values, Public and the wrapped blob point into it): callers that
+// keep the Object beyond a bbolt transaction pass a copy of the stored bytes.
+func decodeRecord(b []byte) (*Object, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("empty record: %w", errBadRecord)
+	}
+	if b[0] != recordFormat {
+		return nil, fmt.Errorf("record format %d is not known: %w", b[0], errBadRecord)
+	}
+	v, err := ttlv.Decode(b[1:], recordLimits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
+	}
+	if v.Tag != tagRecord || v.Type != ttlv.TypeStructure {
+		return nil, fmt.Errorf("top item is not a record: %w", errBadRecord)
+	}
+	o := &Object{}
+	for _, c := range v.Children() {
+		if err := decodeField(o, c); err != nil {
+			return nil, err
+		}
+	}
+	if o.ID == "" {
+		return nil, fmt.Errorf("record without identifier: %w", errBadRecord)
+	}
+	return o, nil
+}
+
+// decodeField sets the field c encodes. Unknown tags are an error rather
+// than skipped: a record with fields this binary does not know was written
+// by a newer one, and silently dropping them on the next Update would lose
+// data.
+func decodeField(o *Object, c ttlv.Value) error {
+	t, ok := fieldTypes[c.Tag]
+	if !ok {
+		return fmt.Errorf("unknown record field %06x: %w", uint32(c.Tag), errBadRecord)
+	}
+	if c.Type != t {
+		return fmt.Errorf("record field %06x has type %d: %w", uint32(c.Tag), c.Type, errBadRecord)
+	}
+	switch c.Tag {
+	case tagID:
+		o.ID = c.Text()
+	case tagObjectType:
+		o.ObjectType = kmip.ObjectType(c.Enum())
+	case tagState:
+		o.State = kmip.State(c.Enum())
+	case tagAttributes:
+		kids := c.Children()
+		o.Attributes = make([]kmip.Attribute, 0, len(kids))
+		for _, a := range kids {
+			ak := a.Children()
+			if a.Tag != tagAttribute || len(ak) != 3 ||
+				ak[0].Tag != tagAttrName || ak[0].Type != ttlv.TypeTextString ||
+				ak[1].Tag != tagAttrIndex || ak[1].Type != ttlv.TypeInteger {
+				return fmt.Errorf("bad attribute entry: %w", errBadRecord)
+			}
+			o.Attributes = append(o.Attributes, kmip.Attribute{Name: ak[0].Text(), Index: int(ak[1].Int()), Value: ak[2]})
+		}
+	case tagWrapped:
+		w := &WrappedMaterial{}
+		for _, k := range c.Children() {
+			switch {
+			case k.Tag == tagMasterKey && k.Type == ttlv.TypeTextString:
+				w.MasterKey = k.Text()
+			case k.Tag == tagMechanism && k.Type == ttlv.TypeTextString:
+				w.Mechanism = k.Text()
+			case k.Tag == tagBlob && k.Type == ttlv.TypeByteString:
+				w.Blob = k.Bytes()
+			default:
+				return fmt.Errorf("bad wrapped material field %06x: %w", uint32(k.Tag), errBadRecord)
+			}
+		}
+		o.Wrapped = w
+	case tagPublic:
+		o.Public = c.Bytes()
+	case tagKeyFormat:
+		o.KeyFormat = c.Enum()
+	case tagOwner:
+		o.Owner = c.Text()
+	case tagTenant:
+		o.Tenant = c.Text()
+	case tagCreated:
+		o.Created = c.Time()
+	case tagUpdated:
+		o.Updated = c.Time()
+	case tagArchived:
+		o.Archived = c.Bool()
+	case tagRevision:
+		o.Revision = uint64(c.Long())
+	case tagSeq:
+		o.seq = uint64(c.Long())
+	}
+	return nil
+}
+
+// fieldTypes is the item type each record field must have.
+var fieldTypes = map[ttlv.Tag]ttlv.Type{
+	tagID: ttlv.TypeTextString, tagObjectType: ttlv.TypeEnumeration,
+	tagState: ttlv.TypeEnumeration, tagAttributes: ttlv.TypeStructure,
+	tagWrapped: ttlv.TypeStructure, tagPublic: ttlv.TypeByteString,
+	tagKeyFormat: ttlv.TypeEnumeration, tagOwner: ttlv.TypeTextString,
+	tagTenant: ttlv.TypeTextString, tagCreated: ttlv.TypeDateTimeExtended,
+	tagUpdated: ttlv.TypeDateTimeExtended, tagArchived: ttlv.TypeBoolean,
+	tagRevision: ttlv.TypeLongInteger, tagSeq: ttlv.TypeLongInteger,
+}
+
+// maxSec is the largest whole number of seconds whose microseconds fit an
+// int64.
+const maxSec int64 = math.MaxInt64 / 1_000_000
+
+// microsOf converts t to microseconds since the epoch, saturating instead
+// of overflowing far outside the representable range.
+func microsOf(t time.Time) int64 {
+	s := t.Unix()
+	switch {
+	case s >= maxSec:
+		return math.MaxInt64
+	case s <= -maxSec:
+		return math.MinInt64
+	}
+	return t.UnixMicro()
+}
+
+// dateMicros returns a Date-Time or Date-Time Extended value in
+// microseconds since the epoch, saturating: KMIP 2.0 §6.1.27 lets a client
+// send the largest possible Date-Time, which in microseconds would
+// overflow.
+func dateMicros(v ttlv.Value) (int64, bool) {
+	switch v.Type {
+	case ttlv.TypeDateTimeExtended:
+		return int64(v.Raw64()), true
+	case ttlv.TypeDateTime:
+		s := int64(v.Raw64())
+		switch {
+		case s >= maxSec:
+			return math.MaxInt64, true
+		case s <= -maxSec:
+			return math.MinInt64, true
+		}
+		return s * 1e6, true
+	}
+	return 0, false
+}

@@ -1,0 +1,151 @@
+package objects
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// schemaVersion is the layout of buckets and keys this binary writes. Bump
+// it, and append to migrations, whenever the layout changes.
+const schemaVersion = 1
+
+var (
+	bucketMeta    = []byte("meta")    // keySchema -> u32 schema version
+	bucketObjects = []byte("objects") // Unique Identifier -> record (record.go)
+	bucketSeq     = []byte("seq")     // u64 creation sequence -> Unique Identifier
+	keySchema     = []byte("schema")
+)
+
+// migrations[v] upgrades a database from schema version v to v+1, inside
+// the one transaction migrate runs them all in: a failed upgrade leaves the
+// file as it was.
+var migrations = []func(tx *bolt.Tx) error{
+	0: migrateV0,
+}
+
+// migrate brings db to schemaVersion, or refuses a newer one untouched.
+func migrate(db *bolt.DB) error {
+	var v uint32
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = readSchema(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("schema version %d, this kmipd knows up to %d: %w", v, schemaVersion, ErrSchemaTooNew)
+	}
+	if v == schemaVersion {
+		return nil
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		v, err := readSchema(tx) // again: another opener may have won
+		if err != nil {
+			return err
+		}
+		for ; v < schemaVersion; v++ {
+			if err := migrations[v](tx); err != nil {
+				return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+			}
+		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, schemaVersion))
+	})
+}
+
+// readSchema returns the stored schema version; 0 when there is none.
+func readSchema(tx *bolt.Tx) (uint32, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0, nil
+	}
+	b := meta.Get(keySchema)
+	if b == nil {
+		return 0, nil
+	}
+	if len(b) != 4 {
+		return 0, fmt.Errorf("schema version key has %d bytes, want 4", len(b))
+	}
+	return binary.BigEndian.Uint32(b), nil
+}
+
+// migrateV0 upgrades a file without a schema version: either a new, empty
+// file, or one written before versioning, which held only the objects
+// bucket (records without a sequence number, no indexes). It creates every
+// bucket and rebuilds the creation order and the indexes from the records.
+func migrateV0(tx *bolt.Tx) error {
+	for _, name := range append([][]byte{bucketMeta, bucketObjects}, allDerivedBuckets()...) {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return reindex(tx)
+}
+
+func allDerivedBuckets() [][]byte { return append([][]byte{bucketSeq}, indexBuckets...) }
+
+// reindex rebuilds everything derived from the records: the creation order
+// and the indexes. Records without a sequence number get one, in order of
+// Created then identifier, after every number already in use.
+func reindex(tx *bolt.Tx) error {
+	for _, name := range allDerivedBuckets() {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return fmt.Errorf("drop bucket %s: %w", name, err)
+			}
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	var all []*Object
+	var maxSeq uint64
+	err := tx.Bucket(bucketObjects).ForEach(func(k, v []byte) error {
+		o, err := decodeRecord(bytes.Clone(v))
+		if err != nil {
+			return fmt.Errorf("object %q: %w", k, err)
+		}
+		if string(k) != o.ID {
+			return fmt.Errorf("object %q: record says %q: %w", k, o.ID, errBadRecord)
+		}
+		maxSeq = max(maxSeq, o.seq)
+		all = append(all, o)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if (a.seq == 0) != (b.seq == 0) {
+			return a.seq != 0
+		}
+		if a.seq != b.seq {
+			return a.seq < b.seq
+		}
+		if !a.Created.Equal(b.Created) {
+			return a.Created.Before(b.Created)
+		}
+		return a.ID < b.ID
+	})
+	seqs := tx.Bucket(bucketSeq)
+	for _, o := range all {
+		if o.seq == 0 {
+			maxSeq++
+			o.seq = maxSeq
+		}
+		if err := putObject(tx, o, encodeRecord(o), nil, true); err != nil {
+			return fmt.Errorf("object %q: %w", o.ID, err)
+		}
+	}
+	return seqs.SetSequence(maxSeq)
+}

@@ -1,0 +1,165 @@
+package objects
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// writeRaw creates a bbolt file and lets fill write whatever it likes.
+func writeRaw(t *testing.T, fill func(tx *bolt.Tx) error) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kmipd.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(fill); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A schema 0 file, as written before versioning: only an objects bucket,
+// records without sequence numbers, no indexes. Open must build the rest.
+func TestMigrateV0(t *testing.T) {
+	base := time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC)
+	var fixture []*Object
+	for i, name := range []string{"oldest", "middle", "newest"} {
+		o := newKey("v0-"+name, nameAttr(name), groupAttr("legacy"))
+		o.Created, o.Updated, o.Revision = base.Add(time.Duration(i)*time.Hour), base, 3
+		fixture = append(fixture, o)
+	}
+	path := writeRaw(t, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bucketObjects)
+		if err != nil {
+			return err
+		}
+		// Stored out of creation order: the identifiers sort differently.
+		for _, i := range []int{2, 0, 1} {
+			if err := b.Put([]byte(fixture[i].ID), encodeRecord(fixture[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	s, err := Open(path, testOptions)
+	if err != nil {
+		t.Fatalf("Open v0: %v", err)
+	}
+	defer s.Close()
+	checkConsistent(t, s)
+	ctx := context.Background()
+	for _, o := range fixture {
+		got, err := s.Get(ctx, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameObject(t, got, o)
+	}
+	ids, err := s.Locate(ctx, Query{Filters: []Filter{Equals(attrObjectGroup, ttlv.Text(kmip.TagObjectGroup, "legacy"))}})
+	want := []string{"v0-newest", "v0-middle", "v0-oldest"}
+	if err != nil || !equalIDs(ids, want) {
+		t.Errorf("Locate after migration = %v, %v; want %v", ids, err, want)
+	}
+	if ids, _ := s.Locate(ctx, Query{Filters: []Filter{Equals(attrName, ttlv.Text(0, "middle"))}}); !equalIDs(ids, []string{"v0-middle"}) {
+		t.Errorf("Locate by name after migration = %v", ids)
+	}
+	mustCreate(t, s, newKey("after"))
+	if ids, _ := s.Locate(ctx, Query{}); len(ids) != 4 || ids[0] != "after" {
+		t.Errorf("new object not newest after migration: %v", ids)
+	}
+	var v uint32
+	_ = s.db.View(func(tx *bolt.Tx) error { v, err = readSchema(tx); return err })
+	if v != schemaVersion {
+		t.Errorf("schema after migration = %d, want %d", v, schemaVersion)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := writeRaw(t, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return b.Put(keySchema, binary.BigEndian.AppendUint32(nil, schemaVersion+1))
+	})
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path, testOptions)
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open = %v, want ErrSchemaTooNew", err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Error("Open changed a database with a newer schema")
+	}
+}
+
+func TestOpenRejectsDamagedMeta(t *testing.T) {
+	tests := []struct {
+		name string
+		fill func(tx *bolt.Tx) error
+	}{
+		{"short schema key", func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket(bucketMeta)
+			if err != nil {
+				return err
+			}
+			return b.Put(keySchema, []byte{1})
+		}},
+		{"undecodable v0 record", func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket(bucketObjects)
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("x"), []byte{recordFormat, 1, 2, 3})
+		}},
+		{"record under the wrong key", func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket(bucketObjects)
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("x"), encodeRecord(newKey("y")))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeRaw(t, tt.fill)
+			if s, err := Open(path, testOptions); err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+		})
+	}
+}
+
+func TestOpenTwiceSequentially(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kmipd.db")
+	for range 3 {
+		s, err := Open(path, testOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConsistent(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

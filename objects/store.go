@@ -1,0 +1,118 @@
+package objects
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// Store keeps managed objects. The service sees only this interface, so a
+// clustered store can replace BoltStore. Every method that writes commits
+// durably before it returns.
+type Store interface {
+	// Create stores a new object. It fails with ErrExists if o.ID is taken.
+	// The store sets Revision to 1 and Updated (and Created, if zero).
+	Create(ctx context.Context, o *Object) error
+
+	// Get returns the object, or ErrNotFound. The caller owns the result.
+	Get(ctx context.Context, id string) (*Object, error)
+
+	// Update reads the object, calls fn on it and stores the result, all in
+	// one transaction; Revision is incremented and Updated set. If fn
+	// returns an error nothing is written and Update returns that error.
+	// fn may be called more than once (group commit retries a batch), each
+	// time with a fresh copy of the stored object, so it must have no side
+	// effects beyond changing that object. Changing o.ID is ErrConflict.
+	Update(ctx context.Context, id string, fn func(o *Object) error) (*Object, error)
+
+	// Delete removes the object and its index entries, or returns
+	// ErrNotFound. Destroy normally keeps the metadata (an Update that
+	// drops Wrapped and sets the state); Delete is for purging it.
+	Delete(ctx context.Context, id string) error
+
+	// Locate returns the identifiers of the objects matching q, newest
+	// first (KMIP 2.0 §6.1.27), after applying q.Offset and q.MaxItems.
+	Locate(ctx context.Context, q Query) ([]string, error)
+
+	// NewID returns a fresh Unique Identifier.
+	NewID(ctx context.Context) (string, error)
+
+	// Backup writes a consistent snapshot of the whole store to w while
+	// the store stays online, and returns the number of bytes written.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+
+	// Close releases the store. It must not be used afterwards.
+	Close() error
+}
+
+// StorageStatus is the Locate Storage Status Mask (KMIP 1.4 §9.1.3.3.2,
+// 2.0 §12.3): which kinds of storage to search.
+type StorageStatus uint32
+
+// Storage Status Mask bits (KMIP 2.0 §12.3, Table 457).
+const (
+	StorageOnLine    StorageStatus = 0x1 // neither archived nor destroyed
+	StorageArchival  StorageStatus = 0x2 // archived (Object.Archived)
+	StorageDestroyed StorageStatus = 0x4 // state Destroyed or Destroyed Compromised
+)
+
+// Query is a Locate request: every condition must hold (a conjunction).
+// The zero Query matches every on-line object.
+type Query struct {
+	// Filters are attribute conditions; see Filter.
+	Filters []Filter
+
+	// ObjectTypes and States, when non-empty, restrict the result to
+	// objects whose type (state) is one of those listed.
+	ObjectTypes []kmip.ObjectType
+	States      []kmip.State
+
+	// Owner and Tenant, when non-empty, must equal the object's.
+	Owner, Tenant string
+
+	// Storage selects on-line, archived and destroyed objects. Zero means
+	// on-line only, as when the field is omitted (KMIP 2.0 §6.1.27): an
+	// archived object is returned only if StorageArchival is set, a
+	// destroyed one only if StorageDestroyed is set.
+	Storage StorageStatus
+
+	// Offset matching objects are skipped, then at most MaxItems are
+	// returned (zero: no limit). KMIP 1.4 §4.9 Offset Items, Maximum Items.
+	Offset, MaxItems int
+}
+
+// Filter is one attribute condition of a Query, on the attribute called
+// Name (as in kmip.Attribute.Name; "Object Type", "State" and "Unique
+// Identifier" test the Object's own fields). An object matches if any
+// instance of the attribute does. The condition is one of:
+//
+//   - Value set: the instance equals Value, whatever Value's tag. Following
+//     KMIP 2.0 §6.1.27, a Structure matches if every field given is present
+//     and matches (a Link with only the Linked Object Identifier matches
+//     any Link Type), and a Cryptographic Usage Mask matches if it has every
+//     bit of Value set. A Date-Time and a Date-Time Extended compare as
+//     instants. For "Name", a Text String Value is compared to the Name
+//     Value.
+//   - Value zero, From or To set: a Date-Time instance lies in [From, To],
+//     both ends included; a zero end is unbounded (§6.1.27 date ranges).
+//   - neither: the attribute is present.
+type Filter struct {
+	Name     string
+	Value    ttlv.Value
+	From, To time.Time
+}
+
+// Equals is a Filter matching the attribute's value.
+func Equals(name string, v ttlv.Value) Filter { return Filter{Name: name, Value: v} }
+
+// Between is a Filter matching a date attribute within [from, to].
+func Between(name string, from, to time.Time) Filter {
+	return Filter{Name: name, From: from, To: to}
+}
+
+func (f Filter) isRange() bool { return f.Value.IsZero() && (!f.From.IsZero() || !f.To.IsZero()) }
+
+func (f Filter) isPresence() bool { return f.Value.IsZero() && f.From.IsZero() && f.To.IsZero() }

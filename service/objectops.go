@@ -1,0 +1,5 @@
+package service
+
+// registerObjectOperations registers the managed-object operations.
+func (s *Service) registerObjectOperations() {
+}

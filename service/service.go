@@ -1,0 +1,159 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kmipd/kmipd/acl"
+	"github.com/kmipd/kmipd/audit"
+	"github.com/kmipd/kmipd/hsmbackend"
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/objects"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// Version is kmipd's version, reported by Query Server Information and
+// `kmipd version`; set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// Auditor records one event durably; *audit.Logger implements it.
+type Auditor interface {
+	Log(ctx context.Context, ev audit.Event) error
+}
+
+// Service answers KMIP operations. Build it with New.
+type Service struct {
+	store  objects.Store
+	hsm    *hsmbackend.Backend
+	audit  Auditor
+	policy *acl.Policy
+	log    hclog.Logger
+	now    func() time.Time
+	mux    *kmip.ServeMux
+	info   kmip.ServerInfo
+}
+
+var _ kmip.Handler = (*Service)(nil)
+
+// Option configures New.
+type Option func(*Service)
+
+// WithStore sets the object store.
+func WithStore(st objects.Store) Option { return func(s *Service) { s.store = st } }
+
+// WithHSM sets the HSM backend.
+func WithHSM(b *hsmbackend.Backend) Option { return func(s *Service) { s.hsm = b } }
+
+// WithAudit sets the audit log. Without one, nothing is audited: for tests
+// of the protocol layer only; `kmipd serve` always sets one.
+func WithAudit(a Auditor) Option { return func(s *Service) { s.audit = a } }
+
+// WithPolicy sets the access policy (default: acl.DefaultPolicy).
+func WithPolicy(p *acl.Policy) Option { return func(s *Service) { s.policy = p } }
+
+// WithLogger sets the logger.
+func WithLogger(l hclog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithClock sets the clock, for tests of date-driven state changes.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// New builds a Service. Object operations are registered only when both a
+// store and an HSM are given; the protocol operations (Discover Versions,
+// Query) always are.
+func New(opts ...Option) *Service {
+	s := &Service{policy: acl.DefaultPolicy(), log: hclog.NewNullLogger(), now: time.Now, mux: kmip.NewServeMux()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.info = kmip.ServerInfo{
+		Operations:           s.mux.Operations,
+		VendorIdentification: "kmipd",
+		ServerInformation:    nil,
+		Capabilities: kmip.Capabilities{
+			BatchContinue: true,
+			DestroyAction: kmip.DestroyActionKeyMaterialDeleted,
+		},
+	}
+	s.mux.HandleFunc(kmip.OperationDiscoverVersions, kmip.DiscoverVersions)
+	s.mux.Handle(kmip.OperationQuery, kmip.QueryHandler(&s.info))
+	if s.store != nil && s.hsm != nil {
+		s.registerObjectOperations()
+	}
+	return s
+}
+
+// Mux exposes the operation table, for tests and Query.
+func (s *Service) Mux() *kmip.ServeMux { return s.mux }
+
+type subjectKey struct{}
+
+// SubjectFrom returns the subject of ctx's request.
+func SubjectFrom(ctx context.Context) acl.Subject {
+	if sub, ok := ctx.Value(subjectKey{}).(acl.Subject); ok {
+		return sub
+	}
+	return acl.Subject{Name: "anonymous"}
+}
+
+func subjectOf(ctx context.Context) acl.Subject {
+	info := kmip.ConnInfoFrom(ctx)
+	if info == nil || len(info.PeerCertificates) == 0 {
+		return acl.SubjectFromCertificate(nil)
+	}
+	return acl.SubjectFromCertificate(info.PeerCertificates[0])
+}
+
+// ServeKMIP is the choke point: authorise, dispatch, audit.
+func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
+	sub := subjectOf(ctx)
+	ctx = context.WithValue(ctx, subjectKey{}, sub)
+	dec := s.policy.Decide(sub, req.Operation, nil)
+	var (
+		payload ttlv.Value
+		err     error
+	)
+	if dec.Allowed {
+		payload, err = s.mux.ServeKMIP(ctx, req)
+	} else {
+		err = kmip.Errorf(kmip.ResultReasonPermissionDenied, "%s", dec.Reason)
+	}
+	if s.audit != nil {
+		ev := audit.Event{
+			Time:      s.now(),
+			Subject:   sub.Name,
+			Tenant:    sub.Tenant,
+			Operation: req.Operation.String(),
+			ObjectID:  objectIDOf(req, payload),
+			Result:    "Success",
+			Rule:      dec.Rule,
+		}
+		if info := kmip.ConnInfoFrom(ctx); info != nil && info.RemoteAddr != nil {
+			ev.Remote = info.RemoteAddr.String()
+		}
+		if err != nil {
+			ev.Result = "OperationFailed"
+			ev.Reason = kmip.ReasonOf(err).String()
+		}
+		if aerr := s.audit.Log(ctx, ev); aerr != nil {
+			// Fail closed: an operation that could not be recorded is
+			// not acknowledged as a success.
+			s.log.Error("audit log write failed; failing the request", "operation", req.Operation.String(), "error", aerr)
+			return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonGeneralFailure, "audit log unavailable")
+		}
+	}
+	return payload, err
+}
+
+// objectIDOf names the object an operation touched, for the audit record.
+func objectIDOf(req *kmip.Request, payload ttlv.Value) string {
+	if v, ok := payload.Child(kmip.TagUniqueIdentifier); ok && v.Type == ttlv.TypeTextString {
+		return v.Text()
+	}
+	if v, ok := payload.Child(kmip.TagPrivateKeyUniqueIdentifier); ok {
+		return v.Text()
+	}
+	id, _ := req.UniqueIdentifier()
+	return id
+}
