@@ -323,8 +323,7 @@ func TestPoolBound(t *testing.T) {
 	if n := b.IdleSessions(); n != 2 {
 		t.Errorf("idle sessions = %d, want 2", n)
 	}
-	// A free session is used even when the caller's context is long gone?
-	// No: a done context fails fast, before touching the token.
+	// A done context fails fast even when a session is free.
 	done, cancel2 := context.WithCancel(ctx)
 	cancel2()
 	if _, err := b.Random(done, 1); !errors.Is(err, context.Canceled) {

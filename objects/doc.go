@@ -36,6 +36,9 @@
 // state each time, and an Update callback must only change the Object it is
 // given.
 //
+// An Object is a plain value: Get and Update return a fresh copy that
+// belongs to the caller, and nothing in it aliases the database.
+//
 // # Locate
 //
 // Locate (KMIP 1.4 §4.9, 2.0 §6.1.27) picks the most selective indexed

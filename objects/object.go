@@ -62,6 +62,10 @@ type WrappedMaterial struct {
 	Mechanism string
 	// Blob is the wrapped key.
 	Blob []byte
+	// Len is the length of the material inside Blob when the HSM padded
+	// it before wrapping (hsmbackend.Wrapped.Len); 0 when the material
+	// gives its own length.
+	Len int
 }
 
 // String never shows the blob, only its size, so the material cannot leak

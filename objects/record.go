@@ -42,6 +42,7 @@ const (
 	tagArchived   ttlv.Tag = 0x540013 // Boolean: Object.Archived
 	tagRevision   ttlv.Tag = 0x540014 // Long Integer: Object.Revision
 	tagSeq        ttlv.Tag = 0x540015 // Long Integer: creation sequence number
+	tagWrapLen    ttlv.Tag = 0x540016 // Integer: WrappedMaterial.Len; absent when 0
 )
 
 // recordLimits bound the decoder. Records are written by this package, but
@@ -74,6 +75,7 @@ func encodeRecord(o *Object) []byte {
 			ttlv.Text(tagMasterKey, o.Wrapped.MasterKey),
 			ttlv.Text(tagMechanism, o.Wrapped.Mechanism),
 			ttlv.Bytes(tagBlob, o.Wrapped.Blob),
+			ttlv.Int(tagWrapLen, int32(o.Wrapped.Len)),
 		))
 	}
 	if len(o.Public) > 0 {
@@ -164,6 +166,8 @@ func decodeField(o *Object, c ttlv.Value) error {
 				w.Mechanism = k.Text()
 			case k.Tag == tagBlob && k.Type == ttlv.TypeByteString:
 				w.Blob = k.Bytes()
+			case k.Tag == tagWrapLen && k.Type == ttlv.TypeInteger:
+				w.Len = int(k.Int())
 			default:
 				return fmt.Errorf("bad wrapped material field %06x: %w", uint32(k.Tag), errBadRecord)
 			}

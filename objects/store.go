@@ -25,7 +25,10 @@ type Store interface {
 	// returns an error nothing is written and Update returns that error.
 	// fn may be called more than once (group commit retries a batch), each
 	// time with a fresh copy of the stored object, so it must have no side
-	// effects beyond changing that object. Changing o.ID is ErrConflict.
+	// effects beyond changing that object. It runs while the store's write
+	// lock is held, so HSM calls and other slow work belong before Update.
+	// Changing o.ID is ErrConflict; changes to Revision, Created and Updated
+	// are overwritten by the store.
 	Update(ctx context.Context, id string, fn func(o *Object) error) (*Object, error)
 
 	// Delete removes the object and its index entries, or returns

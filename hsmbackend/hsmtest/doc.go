@@ -7,7 +7,8 @@
 // initialised (SoftHSM reads the variable only at C_Initialize). Every New
 // creates one more token, with a unique label and random PINs, in that
 // directory. Directories left by earlier test binaries whose process has
-// exited are removed on first use.
+// exited are removed on first use. One extra token, opened once and never
+// closed, keeps the module initialised for the life of the test binary.
 //
 // Environment:
 //

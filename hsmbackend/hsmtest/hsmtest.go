@@ -61,6 +61,26 @@ func setup() {
 	// used because it is per test and forbids parallel tests.
 	if err := os.Setenv("SOFTHSM2_CONF", conf); err != nil {
 		setupErr = fmt.Errorf("hsmtest: set SOFTHSM2_CONF: %w", err)
+		return
+	}
+	// Keep the module initialised for the life of the test binary: without
+	// this, every test that closes the last Backend finalises the module and
+	// the next one re-initialises it, and SoftHSM reads every token of the
+	// directory at C_Initialize. The keeper is never closed; process exit
+	// releases it.
+	label := fmt.Sprintf("keeper-%d", os.Getpid())
+	if len(label) > 32 {
+		label = label[:32]
+	}
+	pin := hsmbackend.NewSecret([]byte("keeper"))
+	if err := hsmbackend.InitDevToken(module, label, pin, pin); err != nil {
+		setupErr = fmt.Errorf("hsmtest: %w", err)
+		return
+	}
+	if _, err := hsmbackend.Open(context.Background(), hsmbackend.Config{
+		ModulePath: module, TokenLabel: label, PIN: pin, MaxSessions: 1, AllowMissingMasterKey: true,
+	}); err != nil {
+		setupErr = fmt.Errorf("hsmtest: %w", err)
 	}
 }
 
@@ -171,14 +191,28 @@ func NewConfig(t testing.TB) hsmbackend.Config {
 // closed when the test ends.
 func New(t testing.TB) *hsmbackend.Backend {
 	t.Helper()
-	b, err := hsmbackend.Open(context.Background(), NewConfig(t))
+	b, _ := NewWithConfig(t)
+	return b
+}
+
+// NewWithConfig is New that also returns the token's Config, e.g. to open
+// a second Backend on the same token.
+func NewWithConfig(t testing.TB) (*hsmbackend.Backend, hsmbackend.Config) {
+	t.Helper()
+	cfg := NewToken(t)
+	init := cfg
+	init.AllowMissingMasterKey = true
+	b, err := hsmbackend.Open(context.Background(), init)
 	if err != nil {
-		t.Fatalf("hsmtest: open: %v", err)
+		t.Fatalf("hsmtest: open new token: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Errorf("hsmtest: close: %v", err)
 		}
 	})
-	return b
+	if err := b.CreateMasterKey(context.Background()); err != nil {
+		t.Fatalf("hsmtest: create master key: %v", err)
+	}
+	return b, cfg
 }
