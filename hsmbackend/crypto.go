@@ -273,7 +273,8 @@ const (
 	// ECDSA returns the signature as an ASN.1 DER SEQUENCE {r, s}
 	// (RFC 3279 §2.2.3), what crypto/ecdsa.VerifyASN1 and X.509 expect.
 	ECDSA
-	// Ed25519 is pure EdDSA (RFC 8032); the hash must be zero.
+	// EdDSA is pure Ed25519 (RFC 8032); the hash must be zero. SoftHSM
+	// 2.6.1 cannot wrap Ed25519 keys, so no Handle for one exists there.
 	EdDSA
 )
 

@@ -241,7 +241,7 @@ func mech(m uint) []*pkcs11.Mechanism { return []*pkcs11.Mechanism{pkcs11.NewMec
 
 var wrapMech = mech(pkcs11.CKM_AES_KEY_WRAP_PAD)
 
-// secretBytes validates spec and returns the key length in bytes.
+// bytes validates spec and returns the key length in bytes.
 func (spec SecretSpec) bytes() (int, error) {
 	switch spec.Kind {
 	case AES:

@@ -1,0 +1,4 @@
+package service
+
+// registerAttributeOps is being written.
+func (s *Service) registerAttributeOps() {}

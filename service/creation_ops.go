@@ -1,0 +1,4 @@
+package service
+
+// registerCreationOps is being written.
+func (s *Service) registerCreationOps() {}

@@ -1,0 +1,4 @@
+package service
+
+// registerLifecycleOps is being written.
+func (s *Service) registerLifecycleOps() {}
