@@ -28,7 +28,7 @@ forbid ttlv       "$mod/kmip" "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/
 forbid audit      "$mod/ttlv" "$mod/kmip" "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/service" "github.com/hashicorp/go-hclog" "go.etcd.io/bbolt" "github.com/miekg/pkcs11"
 forbid hsmbackend "$mod/ttlv" "$mod/kmip" "$mod/objects" "$mod/acl" "$mod/audit" "$mod/service" "go.etcd.io/bbolt"
 forbid kmip       "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service" "go.etcd.io/bbolt" "github.com/miekg/pkcs11"
-forbid acl        "$mod/objects" "$mod/hsmbackend" "$mod/audit" "$mod/service" "go.etcd.io/bbolt" "github.com/miekg/pkcs11" "github.com/hashicorp/go-hclog"
+forbid acl        "$mod/objects" "$mod/hsmbackend" "$mod/audit" "$mod/service" "go.etcd.io/bbolt" "github.com/miekg/pkcs11"
 forbid objects    "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service" "github.com/miekg/pkcs11"
 forbid service    "$mod/cmd" "$mod/conformance"
 forbid certs      "$mod/ttlv" "$mod/kmip" "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service"
