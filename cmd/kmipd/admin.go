@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmipd/kmipd/audit"
 	"github.com/kmipd/kmipd/hsmbackend"
+	"github.com/kmipd/kmipd/objects"
 )
 
 func splitHostPort(addr string) (string, string) {
@@ -96,39 +97,69 @@ func backupCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "backup",
 		Usage: "write a consistent snapshot of the database (wrapped key material only)",
-		Description: "Safe while the server runs only through the server itself; run it against a stopped server's\n" +
-			"database, or copy the file bbolt-consistently with this command while kmipd is stopped.",
+		Description: "While kmipd runs, the snapshot is taken by the server through its admin socket in data-dir;\n" +
+			"when it does not run, the database is read directly. Either way the copy is consistent.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			cfg, err := configForTool(c)
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			out := c.String("out")
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
 				return fail(fmt.Errorf("backup --out: %w", err), "name a file that does not exist yet")
 			}
-			n, err := st.Backup(c.Context, f)
+			n, how, err := takeBackup(c.Context, cfg, f)
 			if err == nil {
 				err = f.Sync()
 			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
+			if err == nil {
+				err = checkBackup(out)
+			}
 			if err != nil {
 				os.Remove(out)
-				return fail(fmt.Errorf("backup to %s: %w", out, err), "")
+				return fail(fmt.Errorf("backup to %s: %w", out, err), "check that data-dir names the server's data directory")
 			}
-			fmt.Fprintf(c.App.Writer, "wrote %d bytes to %s\n", n, out)
+			fmt.Fprintf(c.App.Writer, "wrote %d bytes to %s (%s)\n", n, out, how)
 			return nil
 		},
 	}
+}
+
+// takeBackup asks the running server over its admin socket; when no server
+// runs, it opens the database itself.
+func takeBackup(ctx context.Context, cfg *Config, w io.Writer) (int64, string, error) {
+	if _, err := os.Stat(adminSocketPath(cfg.DataDir)); err == nil {
+		n, err := backupOnline(ctx, cfg.DataDir, w)
+		if err == nil {
+			return n, "online, from the running server", nil
+		}
+		if n > 0 {
+			return n, "", err
+		}
+		// A stale socket: fall through to the offline path.
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return 0, "", err
+	}
+	defer st.Close()
+	n, err := st.Backup(ctx, w)
+	return n, "offline", err
+}
+
+// checkBackup opens the snapshot as a store: a truncated or corrupt
+// snapshot is refused rather than left looking like a backup.
+func checkBackup(path string) error {
+	st, err := objects.Open(path, objects.Options{})
+	if err != nil {
+		return fmt.Errorf("snapshot does not open: %w", err)
+	}
+	return st.Close()
 }
 
 func configCommand() *cli.Command {

@@ -171,6 +171,11 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		return err
 	}
 	defer closeAudit()
+	stopAdmin, err := serveAdmin(ctx, cfg.DataDir, store, log.Named("admin"))
+	if err != nil {
+		return fail(err, "the data directory must be writable by kmipd")
+	}
+	defer stopAdmin()
 
 	svc := service.New(
 		service.WithStore(store),
