@@ -125,7 +125,7 @@ func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver Proto
 		} else {
 			out.ResultStatus = ResultStatusSuccess
 			out.Payload = payload
-			if id := producedID(payload); id != "" {
+			if id, ok := producedID(item.Operation, payload); ok {
 				placeholder = id
 			}
 		}
@@ -153,18 +153,36 @@ func serveItem(ctx context.Context, h Handler, req *Request, logger hclog.Logger
 	return h.ServeKMIP(ctx, req)
 }
 
-// producedID returns the Unique Identifier a response hands to the ID
-// Placeholder (KMIP 1.4 §4: Create, Create Key Pair (the private key),
-// Register, Derive Key, Re-key, Re-key Key Pair, Certify, Re-Certify, Locate
-// and Recover).
-func producedID(payload ttlv.Value) string {
-	if v, ok := payload.Child(TagPrivateKeyUniqueIdentifier); ok {
-		return v.Text()
+// producedID returns the Unique Identifier a successful response hands to
+// the ID Placeholder, and whether the operation sets the placeholder at all
+// (KMIP 1.4 §4, 2.1 §6.1: Create, Create Key Pair and Re-key Key Pair (the
+// private key), Register, Derive Key, Re-key, Certify, Re-certify, Locate,
+// Recover, Create Split Key (the first part), Join Split Key, Import and
+// Export). Other operations, such as a Get naming another object, leave the
+// placeholder alone. A Locate that does not find exactly one object empties
+// it (KMIP 1.4 §4.9), so that the items after it fail instead of acting on
+// an older object.
+func producedID(op Operation, payload ttlv.Value) (string, bool) {
+	switch op {
+	case OperationCreateKeyPair, OperationReKeyKeyPair:
+		if v, ok := payload.Child(TagPrivateKeyUniqueIdentifier); ok && v.Type == ttlv.TypeTextString {
+			return v.Text(), true
+		}
+		return "", false
+	case OperationLocate:
+		ids := payload.All(TagUniqueIdentifier)
+		if len(ids) != 1 || ids[0].Type != ttlv.TypeTextString {
+			return "", true
+		}
+		return ids[0].Text(), true
+	case OperationCreate, OperationRegister, OperationDeriveKey, OperationReKey,
+		OperationCertify, OperationReCertify, OperationRecover, OperationCreateSplitKey,
+		OperationJoinSplitKey, OperationImport, OperationExport:
+		if v, ok := payload.Child(TagUniqueIdentifier); ok && v.Type == ttlv.TypeTextString {
+			return v.Text(), true
+		}
 	}
-	if v, ok := payload.Child(TagUniqueIdentifier); ok && v.Type == ttlv.TypeTextString {
-		return v.Text()
-	}
-	return ""
+	return "", false
 }
 
 // messageOf is the Result Message sent for err: the *Error's own message;

@@ -48,7 +48,9 @@ func (v ProtocolVersion) code() int { return int(v.Major)*100 + int(v.Minor) }
 // understand; so a higher minor version than we know is answered in our
 // highest minor version of that major, never rejected. A major version we do
 // not speak at all is a "protocol major version mismatch" and answered with
-// Invalid Message; ok is false then.
+// Invalid Message; ok is false then, and v is the version to answer that
+// failure in: our newest for a newer major version, 1.0 (the version every
+// client decodes) for an older or malformed one.
 func Negotiate(requested ProtocolVersion) (v ProtocolVersion, ok bool) {
 	switch requested.Major {
 	case 1:
@@ -61,6 +63,9 @@ func Negotiate(requested ProtocolVersion) (v ProtocolVersion, ok bool) {
 			return V2_0, false
 		}
 		return ProtocolVersion{2, min(requested.Minor, 1)}, true
+	}
+	if requested.Major < 1 {
+		return V1_0, false
 	}
 	return SupportedVersions[0], false
 }

@@ -382,3 +382,68 @@ func TestIsEncodingError(t *testing.T) {
 		}
 	}
 }
+
+// When the Encoder outgrows its buffer it must zero what it wrote there
+// (key material), but not the caller's bytes before it.
+func TestEncoderClearsOutgrownBuffer(t *testing.T) {
+	dst := make([]byte, 0, 40)
+	dst = append(dst, "caller"...)
+	e := NewEncoder(dst)
+	secret := []byte{0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8}
+	e.ByteString(tagKeyMaterial, secret)
+	old := dst[:cap(dst)]
+	if !bytes.Contains(old, secret) {
+		t.Fatal("test setup: the secret is not in the first buffer")
+	}
+	e.Text(tagUniqueIdentifier, "a long enough text to force the buffer to grow")
+	if string(old[:6]) != "caller" {
+		t.Errorf("the caller's bytes were changed: %q", old[:6])
+	}
+	if !bytes.Equal(old[6:], make([]byte, len(old)-6)) {
+		t.Errorf("outgrown buffer still holds %x", old[6:])
+	}
+	if !bytes.Contains(e.Bytes(), secret) || string(e.Bytes()[:6]) != "caller" {
+		t.Errorf("new buffer lost content")
+	}
+
+	var w wbuf
+	w.str("secret")
+	old = w.b[:cap(w.b)]
+	w.grow(cap(w.b) + 1)
+	if !bytes.Equal(old, make([]byte, len(old))) || string(w.b) != "secret" {
+		t.Errorf("wbuf.grow: old %q, new %q", old[:6], w.b)
+	}
+}
+
+// BigInt must sign-extend minimally to a multiple of 8 bytes (KMIP 1.4
+// §9.1.1.4), including at the edges -2^(8k-1) and 2^(8k-1).
+func TestBigIntMinimalSignExtension(t *testing.T) {
+	var xs []*big.Int
+	for _, k := range []uint{0, 7, 8, 63, 64, 127, 128, 200} {
+		p := new(big.Int).Lsh(big.NewInt(1), k)
+		for _, d := range []int64{-1, 0, 1} {
+			y := new(big.Int).Add(p, big.NewInt(d))
+			xs = append(xs, y, new(big.Int).Neg(y))
+		}
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	for range 200 {
+		x := new(big.Int).SetBytes(genBytes(r, r.IntN(30)))
+		if r.IntN(2) == 0 {
+			x.Neg(x)
+		}
+		xs = append(xs, x)
+	}
+	for _, x := range xs {
+		b := BigInt(1, x).Bytes()
+		if got := bigIntFromBytes(b); got.Cmp(x) != 0 {
+			t.Fatalf("%v encodes to %x, which reads back as %v", x, b, got)
+		}
+		if len(b) == 0 || len(b)%8 != 0 {
+			t.Fatalf("%v encodes to %d bytes", x, len(b))
+		}
+		if len(b) > 8 && bigIntFromBytes(b[8:]).Cmp(x) == 0 {
+			t.Fatalf("%v encodes to %x, not minimal", x, b)
+		}
+	}
+}

@@ -30,9 +30,20 @@
 // by the OASIS test vectors; MarshalJSON and UnmarshalJSON the JSON form.
 // XMLOptions and JSONOptions add limits and a Placeholder hook so that a
 // vector runner can substitute values such as $NOW or $UNIQUE_IDENTIFIER_0,
-// which this package never interprets itself.
+// which this package never interprets itself. A Names that also implements
+// ContextNames can spell a KMIP 1.x Attribute Value after its sibling
+// Attribute Name, as the vectors do.
 //
-// Errors from decoding are *SyntaxError (or wrap one of the sentinels such as
-// ErrTruncated); IsEncodingError tells them apart from I/O errors so that a
-// server can answer Invalid Message at one place.
+// Decoding errors are *SyntaxError (or *HeaderError from ReadMessage), and
+// unwrap to one of the sentinels such as ErrTruncated; IsEncodingError tells
+// them apart from I/O errors so that a server can answer Invalid Message at
+// one place.
+//
+// # Secrets
+//
+// Byte Strings, Big Integers and Text Strings may be key material or
+// passwords. Value.String shows Byte Strings and Big Integers by length
+// only; error messages never repeat them; the Encoder and the XML and JSON
+// writers zero the buffers they outgrow. XML and JSON decoding go through
+// encoding/xml and encoding/json, whose internal copies cannot be cleared.
 package ttlv

@@ -1,6 +1,7 @@
 package ttlv
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -66,15 +67,33 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // HeaderError is returned by ReadMessage when a message header announces a
 // message it will not read: too large, or not a structure. Header holds the
 // 8 header bytes, so that a server can still learn the tag and frame an
-// error response.
+// error response. It unwraps to ErrTooLarge, ErrBadType or ErrBadLength.
 type HeaderError struct {
 	Header [8]byte
-	Reason string
-	Err    error
+	// Limit is the MaxMessageSize in force.
+	Limit int
+	Err   error
+}
+
+// Tag returns the tag in the header.
+func (e *HeaderError) Tag() Tag {
+	return Tag(uint32(e.Header[0])<<16 | uint32(e.Header[1])<<8 | uint32(e.Header[2]))
 }
 
 func (e *HeaderError) Error() string {
-	return fmt.Sprintf("ttlv: message header %x: %s", e.Header[:], e.Reason)
+	l := binary.BigEndian.Uint32(e.Header[4:])
+	var reason string
+	switch {
+	case errors.Is(e.Err, ErrBadType):
+		reason = fmt.Sprintf("item type %v is not Structure", Type(e.Header[3]))
+	case errors.Is(e.Err, ErrBadLength):
+		reason = fmt.Sprintf("structure length %d is not a multiple of 8", l)
+	case errors.Is(e.Err, ErrTooLarge):
+		reason = fmt.Sprintf("message of %d bytes exceeds limit of %d", uint64(l)+headerLen, e.Limit)
+	default:
+		reason = fmt.Sprint(e.Err)
+	}
+	return fmt.Sprintf("ttlv: message header %x: %s", e.Header[:], reason)
 }
 
 func (e *HeaderError) Unwrap() error { return e.Err }

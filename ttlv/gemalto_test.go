@@ -145,7 +145,7 @@ func TestGemaltoDifferentialRandom(t *testing.T) {
 // gemalto's encoder writes Big Integers with minimal sign extension; check
 // that we read its output of awkward values right.
 func TestGemaltoBigIntegers(t *testing.T) {
-	for _, s := range []string{"0", "1", "-1", "127", "128", "-128", "-129", "18446744073709551615", "-18446744073709551616", "9223372036854775808"} {
+	for _, s := range []string{"0", "1", "-1", "127", "128", "-128", "-129", "18446744073709551615", "-18446744073709551616", "9223372036854775808", "-9223372036854775808", "-9223372036854775809"} {
 		x, _ := new(big.Int).SetString(s, 10)
 		gb, err := gttlv.Marshal(gttlv.NewValue(gttlv.Tag(0x420001), x))
 		if err != nil {

@@ -2,7 +2,6 @@ package ttlv
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,9 +43,10 @@ const maxJSONSafe = 1 << 53
 func (o JSONOptions) Marshal(v Value) ([]byte, error) {
 	w := jsonWriter{names: o.Names}
 	if err := w.item(&v, nil); err != nil {
+		clear(w.b)
 		return nil, err
 	}
-	return w.buf, nil
+	return w.b, nil
 }
 
 // Unmarshal parses the JSON form of one item. Integers, Long Integers,
@@ -74,16 +74,16 @@ func (o JSONOptions) Unmarshal(data []byte) (Value, error) {
 }
 
 type jsonWriter struct {
-	buf   []byte
+	wbuf
 	names Names
 }
 
-// appendJSONString writes s as a JSON string; s must be UTF-8.
-func appendJSONString(dst []byte, s string) []byte {
+// quote writes s, which must be UTF-8, as a JSON string (RFC 8259 §7).
+func (w *jsonWriter) quote(s []byte) {
 	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	w.grow(6*len(s) + 2)
+	dst := append(w.b, '"')
+	for _, c := range s {
 		switch {
 		case c == '"' || c == '\\':
 			dst = append(dst, '\\', c)
@@ -99,8 +99,10 @@ func appendJSONString(dst []byte, s string) []byte {
 			dst = append(dst, c)
 		}
 	}
-	return append(dst, '"')
+	w.b = append(dst, '"')
 }
+
+func (w *jsonWriter) quoteString(s string) { w.quote([]byte(s)) }
 
 func (w *jsonWriter) item(v *Value, preceding []Value) error {
 	if !v.Type.Valid() {
@@ -113,24 +115,24 @@ func (w *jsonWriter) item(v *Value, preceding []Value) error {
 	if name == "" || !utf8.ValidString(name) {
 		name = v.Tag.String()
 	}
-	w.buf = append(w.buf, `{"tag":`...)
-	w.buf = appendJSONString(w.buf, name)
+	w.str(`{"tag":`)
+	w.quoteString(name)
 	if v.Type == TypeStructure {
-		w.buf = append(w.buf, `,"value":[`...)
+		w.str(`,"value":[`)
 		for i := range v.children {
 			if i > 0 {
-				w.buf = append(w.buf, ',')
+				w.byte(',')
 			}
 			if err := w.item(&v.children[i], v.children[:i]); err != nil {
 				return err
 			}
 		}
-		w.buf = append(w.buf, "]}"...)
+		w.str("]}")
 		return nil
 	}
-	w.buf = append(w.buf, `,"type":"`...)
-	w.buf = append(w.buf, v.Type.String()...)
-	w.buf = append(w.buf, `","value":`...)
+	w.str(`,"type":"`)
+	w.str(v.Type.String())
+	w.str(`","value":`)
 	ctx := v.Tag
 	if w.names != nil {
 		ctx = valueTag(w.names, v.Tag, preceding)
@@ -139,41 +141,41 @@ func (w *jsonWriter) item(v *Value, preceding []Value) error {
 	case TypeInteger:
 		s, isMask := formatInt(w.names, ctx, v.Int(), "|")
 		if isMask {
-			w.buf = appendJSONString(w.buf, s)
+			w.quoteString(s)
 		} else {
-			w.buf = append(w.buf, s...)
+			w.str(s)
 		}
 	case TypeLongInteger:
 		if n := v.Long(); n > -maxJSONSafe && n < maxJSONSafe {
-			w.buf = strconv.AppendInt(w.buf, n, 10)
+			w.str(strconv.FormatInt(n, 10))
 		} else {
-			w.buf = fmt.Appendf(w.buf, `"0x%016X"`, v.num)
+			w.str(fmt.Sprintf(`"0x%016X"`, v.num))
 		}
 	case TypeBigInteger:
-		w.buf = append(w.buf, `"0x`...)
-		w.buf = hex.AppendEncode(w.buf, v.raw)
-		w.buf = append(w.buf, '"')
+		w.str(`"0x`)
+		w.hex(v.raw)
+		w.byte('"')
 	case TypeEnumeration:
-		w.buf = appendJSONString(w.buf, formatEnum(w.names, ctx, v.Enum()))
+		w.quoteString(formatEnum(w.names, ctx, v.Enum()))
 	case TypeBoolean:
-		w.buf = strconv.AppendBool(w.buf, v.Bool())
+		w.str(strconv.FormatBool(v.Bool()))
 	case TypeTextString:
 		if !utf8.Valid(v.raw) {
 			return fmt.Errorf("ttlv: marshal JSON: tag %v: text string is not UTF-8", v.Tag)
 		}
-		w.buf = appendJSONString(w.buf, string(v.raw))
+		w.quote(v.raw)
 	case TypeByteString:
-		w.buf = append(w.buf, '"')
-		w.buf = hex.AppendEncode(w.buf, v.raw)
-		w.buf = append(w.buf, '"')
+		w.byte('"')
+		w.hex(v.raw)
+		w.byte('"')
 	case TypeDateTime:
-		w.buf = appendJSONString(w.buf, formatDateTime(v.Long()))
+		w.quoteString(formatDateTime(v.Long()))
 	case TypeDateTimeExtended:
-		w.buf = appendJSONString(w.buf, formatDateTimeExtended(v.Long()))
+		w.quoteString(formatDateTimeExtended(v.Long()))
 	case TypeInterval:
-		w.buf = strconv.AppendUint(w.buf, uint64(v.Interval()), 10)
+		w.str(strconv.FormatUint(uint64(v.Interval()), 10))
 	}
-	w.buf = append(w.buf, '}')
+	w.byte('}')
 	return nil
 }
 
@@ -405,6 +407,10 @@ func (r *jsonReader) primitive(tag Tag, typ Type, tok json.Token, preceding []Va
 			if err == nil {
 				return BigIntRaw(tag, b), nil
 			}
+		}
+		if typ == TypeBigInteger {
+			// The number may be key material: do not repeat it.
+			return Value{}, valueErr(ErrBadValue, "big integer is not an integer")
 		}
 		return Value{}, valueErr(ErrBadValue, "number %s is not a valid %v", s, typ)
 	case bool:

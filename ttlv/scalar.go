@@ -278,7 +278,7 @@ func parseBigIntHex(s string) ([]byte, error) {
 func parseBigIntDecimal(s string) ([]byte, error) {
 	x, ok := new(big.Int).SetString(s, 10)
 	if !ok {
-		return nil, valueErr(ErrBadValue, "big integer %q is not a number", s)
+		return nil, valueErr(ErrBadValue, "big integer is not a number")
 	}
 	return bigIntBytes(x), nil
 }

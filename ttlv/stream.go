@@ -3,7 +3,6 @@ package ttlv
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -29,20 +28,20 @@ func ReadMessage(r io.Reader, buf []byte, lim Limits) ([]byte, error) {
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, err
 	}
-	he := func(sentinel error, format string, args ...any) *HeaderError {
-		e := &HeaderError{Reason: fmt.Sprintf(format, args...), Err: sentinel}
-		copy(e.Header[:], hdr)
-		return e
-	}
-	if Type(hdr[3]) != TypeStructure {
-		return nil, he(ErrBadType, "item type %v is not Structure", Type(hdr[3]))
-	}
 	l := uint64(binary.BigEndian.Uint32(hdr[4:]))
-	if l%8 != 0 {
-		return nil, he(ErrBadLength, "structure length %d is not a multiple of 8", l)
+	var refuse error
+	switch {
+	case Type(hdr[3]) != TypeStructure:
+		refuse = ErrBadType
+	case l%8 != 0:
+		refuse = ErrBadLength
+	case l+headerLen > uint64(lim.MaxMessageSize):
+		refuse = ErrTooLarge
 	}
-	if l+headerLen > uint64(lim.MaxMessageSize) {
-		return nil, he(ErrTooLarge, "message of %d bytes exceeds limit of %d", l+headerLen, lim.MaxMessageSize)
+	if refuse != nil {
+		e := &HeaderError{Limit: lim.MaxMessageSize, Err: refuse}
+		copy(e.Header[:], hdr)
+		return nil, e
 	}
 	total := headerLen + int(l)
 	if cap(buf) < total {

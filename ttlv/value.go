@@ -213,9 +213,10 @@ func bigIntBytes(x *big.Int) []byte {
 		copy(out[n-len(b):], b)
 		return out
 	}
-	// Negative: two's complement of |x| over n bytes.
+	// Negative: two's complement of |x| over n bytes. -2^(k-1) fits in k
+	// bits, so the bits needed are those of |x|-1 plus the sign bit.
 	abs := new(big.Int).Neg(x)
-	bitLen := abs.BitLen()
+	bitLen := new(big.Int).Sub(abs, big.NewInt(1)).BitLen()
 	n := (bitLen + 1 + 63) / 64 * 8
 	mod := new(big.Int).Lsh(big.NewInt(1), uint(n*8))
 	tc := new(big.Int).Sub(mod, abs).Bytes()

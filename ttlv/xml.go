@@ -2,7 +2,6 @@ package ttlv
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -57,9 +56,10 @@ func DecodeXMLElement(d *xml.Decoder, start xml.StartElement, names Names) (Valu
 func (o XMLOptions) Marshal(v Value) ([]byte, error) {
 	w := xmlWriter{names: o.Names, indent: o.Indent}
 	if err := w.item(&v, 0, nil); err != nil {
+		clear(w.b)
 		return nil, err
 	}
-	return w.buf.Bytes(), nil
+	return w.b, nil
 }
 
 // Unmarshal parses the XML form of one item.
@@ -107,7 +107,7 @@ func (o XMLOptions) reader(d *xml.Decoder) *xmlReader {
 }
 
 type xmlWriter struct {
-	buf    bytes.Buffer
+	wbuf
 	names  Names
 	indent string
 }
@@ -116,11 +116,11 @@ func (w *xmlWriter) newline(depth int) {
 	if w.indent == "" {
 		return
 	}
-	if w.buf.Len() > 0 {
-		w.buf.WriteByte('\n')
+	if len(w.b) > 0 {
+		w.byte('\n')
 	}
 	for range depth {
-		w.buf.WriteString(w.indent)
+		w.str(w.indent)
 	}
 }
 
@@ -143,9 +143,9 @@ func isXMLName(s string) bool {
 }
 
 // isXMLText reports whether s is UTF-8 made of XML 1.0 characters only.
-func isXMLText(s string) bool {
+func isXMLText(s []byte) bool {
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && n == 1 {
 			return false
 		}
@@ -160,12 +160,44 @@ func isXMLText(s string) bool {
 	return true
 }
 
+// attrStart writes ` name="`; the value and closing quote follow.
+func (w *xmlWriter) attrStart(name string) {
+	w.byte(' ')
+	w.str(name)
+	w.str(`="`)
+}
+
 func (w *xmlWriter) attr(name, value string) {
-	w.buf.WriteByte(' ')
-	w.buf.WriteString(name)
-	w.buf.WriteString(`="`)
-	_ = xml.EscapeText(&w.buf, []byte(value)) // writes to a bytes.Buffer: no error
-	w.buf.WriteByte('"')
+	w.attrStart(name)
+	w.escape([]byte(value))
+	w.byte('"')
+}
+
+// escape writes s, which isXMLText accepted, as attribute content. Tab,
+// newline and carriage return are escaped too, so that attribute-value
+// normalisation (XML 1.0 §3.3.3) cannot turn them into spaces.
+func (w *xmlWriter) escape(s []byte) {
+	w.grow(len(s))
+	for _, c := range s {
+		switch c {
+		case '&':
+			w.str("&amp;")
+		case '<':
+			w.str("&lt;")
+		case '>':
+			w.str("&gt;")
+		case '"':
+			w.str("&quot;")
+		case '\t':
+			w.str("&#x9;")
+		case '\n':
+			w.str("&#xA;")
+		case '\r':
+			w.str("&#xD;")
+		default:
+			w.byte(c)
+		}
+	}
 }
 
 func (w *xmlWriter) item(v *Value, depth int, preceding []Value) error {
@@ -179,16 +211,16 @@ func (w *xmlWriter) item(v *Value, depth int, preceding []Value) error {
 		}
 	}
 	w.newline(depth)
-	w.buf.WriteByte('<')
+	w.byte('<')
 	if name != "" {
-		w.buf.WriteString(name)
+		w.str(name)
 	} else {
 		name = "TTLV"
-		w.buf.WriteString(name)
+		w.str(name)
 		w.attr("tag", v.Tag.String())
 	}
 	if v.Type == TypeStructure {
-		w.buf.WriteByte('>')
+		w.byte('>')
 		for i := range v.children {
 			if err := w.item(&v.children[i], depth+1, v.children[:i]); err != nil {
 				return err
@@ -197,9 +229,9 @@ func (w *xmlWriter) item(v *Value, depth int, preceding []Value) error {
 		if len(v.children) > 0 {
 			w.newline(depth)
 		}
-		w.buf.WriteString("</")
-		w.buf.WriteString(name)
-		w.buf.WriteByte('>')
+		w.str("</")
+		w.str(name)
+		w.byte('>')
 		return nil
 	}
 	w.attr("type", v.Type.String())
@@ -213,28 +245,35 @@ func (w *xmlWriter) item(v *Value, depth int, preceding []Value) error {
 		s, _ = formatInt(w.names, ctx, v.Int(), " ")
 	case TypeLongInteger:
 		s = strconv.FormatInt(v.Long(), 10)
-	case TypeBigInteger:
-		s = hex.EncodeToString(v.raw)
 	case TypeEnumeration:
 		s = formatEnum(w.names, ctx, v.Enum())
 	case TypeBoolean:
 		s = strconv.FormatBool(v.Bool())
-	case TypeTextString:
-		s = string(v.raw)
-		if !isXMLText(s) {
-			return fmt.Errorf("ttlv: marshal XML: tag %v: text string holds characters XML cannot carry", v.Tag)
-		}
-	case TypeByteString:
-		s = hex.EncodeToString(v.raw)
 	case TypeDateTime:
 		s = formatDateTime(v.Long())
 	case TypeDateTimeExtended:
 		s = formatDateTimeExtended(v.Long())
 	case TypeInterval:
 		s = strconv.FormatUint(uint64(v.Interval()), 10)
+	case TypeTextString:
+		// Written straight from the Value, never through a string copy: it
+		// may be a password.
+		if !isXMLText(v.raw) {
+			return fmt.Errorf("ttlv: marshal XML: tag %v: text string holds characters XML cannot carry", v.Tag)
+		}
+		w.attrStart("value")
+		w.escape(v.raw)
+		w.str(`"/>`)
+		return nil
+	case TypeByteString, TypeBigInteger:
+		// Key material: hex straight into the buffer.
+		w.attrStart("value")
+		w.hex(v.raw)
+		w.str(`"/>`)
+		return nil
 	}
 	w.attr("value", s)
-	w.buf.WriteString("/>")
+	w.str("/>")
 	return nil
 }
 

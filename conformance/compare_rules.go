@@ -1,0 +1,119 @@
+package conformance
+
+// Rule is one way the runner reads a vector or compares a response, with
+// the reason it is right. Every relaxation of "compare exactly, in order"
+// is one row of Rules; the report prints them all.
+type Rule struct {
+	ID string
+	// Scope says where the rule applies.
+	Scope string
+	// Action says what the runner does there.
+	Action string
+	// Reason says why.
+	Reason string
+}
+
+// Rule IDs, as used in results and the report.
+const (
+	RuleExact               = "exact"
+	RuleCleanStore          = "clean-store"
+	RuleStopAtFirst         = "stop-at-first-difference"
+	RuleBatchItems          = "batch-items-by-position"
+	RuleResultMessage       = "result-message-free-text"
+	RuleUniqueID            = "placeholder-unique-identifier"
+	RuleRandomID            = "placeholder-random-identifier"
+	RuleFallbackLastID      = "fallback-last-id"
+	RuleNow                 = "placeholder-now"
+	RuleCaptured            = "placeholder-captured"
+	RuleLatestResponse      = "latest-response"
+	RuleLiteralPlaceholder  = "literal-then-placeholder"
+	RuleServerIV            = "server-chosen-iv"
+	RuleRNGOutput           = "rng-output"
+	RuleGeneratedKey        = "generated-key-material"
+	RuleQueryProfile        = "query-profile"
+	RuleAttributeSet        = "attributes-as-set"
+	RulePolicyAttributes    = "policy-attributes"
+	RuleAttributeIndex      = "attribute-index-zero"
+	RuleLocateSet           = "locate-as-set"
+	RuleBigInteger          = "big-integer-magnitude"
+	RuleTrailingContent     = "trailing-content"
+	RulePairByOperation     = "pair-by-operation"
+	RuleXMLValueNormalizing = "xml-values"
+)
+
+// Rules is the single table of the runner's reading and comparison rules.
+// The README cited is shared/conformance/README.md.
+var Rules = []Rule{
+	{RuleExact, "everything not named below",
+		"compared exactly: tag, type and value of every item, the number of items and their order, Result Status and Result Reason included",
+		"the vectors are the reference conversation; a difference in order or in an enumeration is a difference a client can see"},
+	{RuleCleanStore, "each vector file",
+		"runs on its own connection against an empty object store",
+		"several files expect Locate to find only their own objects (README: Locate results); files do not always clean up after a failure"},
+	{RuleStopAtFirst, "each vector file",
+		"stops at the first response that differs and reports that difference",
+		"later steps depend on the state the failed step should have left"},
+	{RuleBatchItems, "batch items of a response",
+		"matched by position; Unique Batch Item ID, when the vector has one, compared exactly",
+		"README: Batches; the server must echo Unique Batch Item ID (KMIP 1.4 §7.2 Table 287)"},
+	{RuleResultMessage, "Result Message",
+		"skipped on both sides",
+		"free text and server-specific (README: DENIED, CRYPTO, missing-iv, TOO_LARGE); Result Status and Result Reason carry the meaning"},
+	{RuleUniqueID, "$UNIQUE_IDENTIFIER_n, $SHORT_UNIQUE_IDENTIFIER_n",
+		"bound by label to the server's value on first sight in a response, different labels to different values; substituted in requests and required equal in responses afterwards",
+		"README: identifiers are assigned by the server; one label may first appear on another tag (Private Key Unique Identifier, then Unique Identifier), so binding goes by label"},
+	{RuleRandomID, "$UNIQUE_IDENTIFIER_RANDOM_n, $SHORT_UNIQUE_IDENTIFIER_RANDOM_n",
+		"generated on first sight in a request (a random UUID; the short form is the SHA-256 of the matching long one), then bound like any identifier",
+		"README: client-chosen identifiers of 2.0 TC-IMPEXP-5 (KMIP 2.0 §4.52 Short Unique Identifier)"},
+	{RuleFallbackLastID, "a request $UNIQUE_IDENTIFIER_n no response bound",
+		"stands for the last Unique Identifier any response returned",
+		"TC-RNG-ATTR-2-13 binds $UNIQUE_IDENTIFIER_1 in the Create response and then sends $UNIQUE_IDENTIFIER_0 (README: Surprises)"},
+	{RuleNow, "$NOW, $NOW+s, $NOW-s",
+		"in a request: the runner's clock plus the offset; in a response: any time from the start of the file minus a slack to now plus the slack, shifted by the offset",
+		"README: time stamps and server-set dates are the real clock; the slack (10 s by default) absorbs clock granularity"},
+	{RuleCaptured, "$CORRELATION_VALUE, $TICKET_VALUE, $DATA_n, $IV_COUNTER_NONCE, $MAC_DATA, $SIGNATURE_DATA, $AUTHENTICATED_ENCRYPTION_TAG, $KEY_MATERIAL_n, $KEY_VALUE_n, ... in a response",
+		"type checked, value captured (the latest sighting wins) and substituted in later requests",
+		"README: values the server computes and the file cannot predict (server-chosen IV, random keys, streaming correlation values, tickets)"},
+	{RuleLatestResponse, "the same placeholders in a request, when no response bound them",
+		"take the value of the same-named item of the latest response holding one",
+		"README pattern (b): CS-BC-M-13 answers Encrypt with literal Data and IV and sends $DATA_0 and $IV_COUNTER_NONCE next; CS-AC-M-6 does the same with MAC Data"},
+	{RuleLiteralPlaceholder, "a response literal that a later request takes back through such a placeholder",
+		"compared by type and length",
+		"it is the reference server's random output (README pattern (b))"},
+	{RuleServerIV, "Encrypt responses to a request without IV/Counter/Nonce that return one",
+		"Data, IV/Counter/Nonce and Authenticated Encryption Tag compared by type and length",
+		"the server chose the IV, so the ciphertext cannot match the reference run (README: Encrypt output when the server picks the IV)"},
+	{RuleRNGOutput, "RNG Retrieve responses",
+		"Data compared by type and length",
+		"random output (README: RNGRetrieve output Data)"},
+	{RuleGeneratedKey, "Get and Export responses for an object the server generated (Create, Create Key Pair, Derive Key, Re-key, Re-key Key Pair, Create Split Key)",
+		"Byte Strings and Big Integers inside Key Value compared by type and length (Big Integers: magnitude within 8 bytes)",
+		"the key is random; the vectors show the reference run's key (README: KeyMaterial in Get responses for keys the server created)"},
+	{RuleQueryProfile, "Query response payloads",
+		"the server must list every operation and object type the vector lists that some request of the same set uses; every other item kind the vector shows (Vendor Identification, Server Information, Capability Information, Profile Information, RNG Parameters, ...) must be present at least once, its content not compared; the server may list more",
+		"the vectors describe the reference server (README: Query responses: \"contains what the profile requires\"); the set's own requests stand for what its profile requires"},
+	{RuleAttributeSet, "Get Attributes and Get Attribute List response payloads",
+		"attributes (1.x Attribute structures, 2.x items of Attributes, Attribute Names, Attribute References) compared as a multiset keyed by attribute name, each value by the other rules",
+		"the order of the reference server is not specified (README: GetAttributes / GetAttributeList)"},
+	{RulePolicyAttributes, "Original Creation Date, Random Number Generator, Digest, in those payloads",
+		"may be added or left out by the server; when both sides have Digest or Random Number Generator only their shape (tags and types) is compared",
+		"README: server-added or server-omitted optional attributes are policy choices; the digest depends on the key format digested and on random key material, the RNG describes the reference server"},
+	{RuleAttributeIndex, "1.x Attribute structures",
+		"an Attribute Index of 0 on one side equals an absent one",
+		"KMIP 1.4 §2.1.1: index 0 is the first instance; README: Attribute Index on 1.x is a server choice"},
+	{RuleLocateSet, "Locate response payloads",
+		"Unique Identifiers compared as a set: every one the vector lists must be returned, nothing else; Located Items exactly",
+		"README: the order of located ids is not something to rely on; the store is clean, so nothing else may match"},
+	{RuleBigInteger, "Big Integer values",
+		"compared as unsigned magnitudes, leading zero bytes ignored",
+		"the vectors write unsigned magnitudes padded to 8 bytes, where KMIP 1.4 §9.1.1.4 asks for two's complement; both spell the same key"},
+	{RuleXMLValueNormalizing, "reading the vectors",
+		"masks are sets of bits in any order, Byte Strings hex in either case, Date-Times instants (any offset), as the ttlv XML codec reads them",
+		"README: XML encoding rules used in the vectors"},
+	{RuleTrailingContent, "content after the root element",
+		"ignored: the file is read up to its first </KMIP>",
+		"TC-ECDSA-SIGN-1-14 ends with a second </KMIP> and is not well-formed (README: Surprises)"},
+	{RulePairByOperation, "files whose requests and responses do not alternate",
+		"each response is paired with the earliest pending request of the same operations; pairs run in the order of the responses",
+		"TC-DERIVEKEY-4-10 sends Destroy then Revoke and lists the replies Revoke, Destroy; Destroy before Revoke is impossible for an active key (README: Surprises)"},
+}

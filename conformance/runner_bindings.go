@@ -1,0 +1,279 @@
+package conformance
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// Placeholders of the vectors ($UNIQUE_IDENTIFIER_0, $NOW-3600, $DATA_1,
+// ...): see the README's "Placeholder / variable conventions" and the rules
+// placeholder-* in Rules.
+
+type tokenKind int
+
+const (
+	// kindID: an identifier the server assigns ($UNIQUE_IDENTIFIER_n,
+	// $SHORT_UNIQUE_IDENTIFIER_n). Bound on first sight in a response,
+	// equal ever after.
+	kindID tokenKind = iota + 1
+	// kindRandomID: an identifier the client chooses
+	// ($UNIQUE_IDENTIFIER_RANDOM_n, $SHORT_UNIQUE_IDENTIFIER_RANDOM_n),
+	// first seen in a request.
+	kindRandomID
+	// kindNow: $NOW, $NOW+60, $NOW-3600.
+	kindNow
+	// kindCaptured: a value the server computes ($CORRELATION_VALUE,
+	// $DATA_n, $IV_COUNTER_NONCE, $SIGNATURE_DATA, $TICKET_VALUE, ...):
+	// checked by type, captured, and sent back in later requests.
+	kindCaptured
+)
+
+// token is a parsed placeholder.
+type token struct {
+	kind tokenKind
+	// family is the name without its label: "UNIQUE_IDENTIFIER".
+	family string
+	// offset is the $NOW offset.
+	offset time.Duration
+}
+
+// parseToken parses a placeholder such as "$UNIQUE_IDENTIFIER_3" or
+// "$NOW-3600".
+func parseToken(s string) (token, error) {
+	name, ok := strings.CutPrefix(s, "$")
+	if !ok || name == "" {
+		return token{}, fmt.Errorf("placeholder %q does not start with $", s)
+	}
+	if rest, ok := strings.CutPrefix(name, "NOW"); ok {
+		if rest == "" {
+			return token{kind: kindNow, family: "NOW"}, nil
+		}
+		if rest[0] != '+' && rest[0] != '-' {
+			return token{}, fmt.Errorf("placeholder %q: want $NOW, $NOW+s or $NOW-s", s)
+		}
+		secs, err := strconv.ParseInt(rest, 10, 32)
+		if err != nil {
+			return token{}, fmt.Errorf("placeholder %q: bad offset", s)
+		}
+		return token{kind: kindNow, family: "NOW", offset: time.Duration(secs) * time.Second}, nil
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return token{}, fmt.Errorf("placeholder %q: unexpected character %q", s, c)
+		}
+	}
+	family := name
+	if i := strings.LastIndexByte(name, '_'); i > 0 && digitRun(name[i+1:]) == name[i+1:] && i+1 < len(name) {
+		family = name[:i]
+	}
+	switch family {
+	case "UNIQUE_IDENTIFIER", "SHORT_UNIQUE_IDENTIFIER":
+		return token{kind: kindID, family: family}, nil
+	case "UNIQUE_IDENTIFIER_RANDOM", "SHORT_UNIQUE_IDENTIFIER_RANDOM":
+		return token{kind: kindRandomID, family: family}, nil
+	}
+	return token{kind: kindCaptured, family: family}, nil
+}
+
+// bindings is the state of one conversation: what each placeholder stands
+// for, and what the responses so far returned.
+type bindings struct {
+	// values maps a placeholder ("$UNIQUE_IDENTIFIER_0") to its value.
+	values map[string]ttlv.Value
+	// owner maps an identifier (as text or hex) to the placeholder bound to
+	// it: different labels must stand for different objects.
+	owner map[string]string
+	// latest holds, per tag, the last value of that tag in any response.
+	latest map[ttlv.Tag]ttlv.Value
+	// generated holds the identifiers of objects whose key material the
+	// server generated (Create, Create Key Pair, Derive Key, Re-key, ...).
+	generated map[string]bool
+	// used records the conversation-level rules applied.
+	used map[string]bool
+}
+
+func newBindings() *bindings {
+	return &bindings{
+		values:    map[string]ttlv.Value{},
+		owner:     map[string]string{},
+		latest:    map[ttlv.Tag]ttlv.Value{},
+		generated: map[string]bool{},
+		used:      map[string]bool{},
+	}
+}
+
+// clone copies b, for a trial comparison whose bindings are kept only if
+// it succeeds.
+func (b *bindings) clone() *bindings {
+	return &bindings{
+		values:    maps.Clone(b.values),
+		owner:     maps.Clone(b.owner),
+		latest:    b.latest, // only written between messages
+		generated: b.generated,
+		used:      maps.Clone(b.used),
+	}
+}
+
+// identityKey is an identifier's key in owner.
+func identityKey(v ttlv.Value) string {
+	if v.Type == ttlv.TypeTextString {
+		return "t:" + v.Text()
+	}
+	return "b:" + hex.EncodeToString(v.Bytes())
+}
+
+// bind binds placeholder s (of kind kindID or kindRandomID) to v, refusing
+// an identifier already bound to another label.
+func (b *bindings) bind(s string, v ttlv.Value) error {
+	if other, ok := b.owner[identityKey(v)]; ok && other != s {
+		return fmt.Errorf("%s would stand for the object already bound to %s", s, other)
+	}
+	b.values[s] = v
+	b.owner[identityKey(v)] = s
+	return nil
+}
+
+// errUnresolved: a request placeholder with nothing to stand for.
+var errUnresolved = errors.New("no value to substitute")
+
+// resolve returns the value to send for placeholder s in a request.
+func (b *bindings) resolve(tag ttlv.Tag, typ ttlv.Type, s string, now time.Time) (ttlv.Value, error) {
+	tok, err := parseToken(s)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	if tok.kind == kindNow {
+		b.used[RuleNow] = true
+		return timeValue(typ, now.Add(tok.offset))
+	}
+	if v, ok := b.values[s]; ok {
+		if v.Type != typ {
+			return ttlv.Value{}, fmt.Errorf("%s is bound to a %v, the request wants a %v", s, v.Type, typ)
+		}
+		return v, nil
+	}
+	switch tok.kind {
+	case kindRandomID:
+		b.used[RuleRandomID] = true
+		v, err := b.randomID(typ, s)
+		if err != nil {
+			return ttlv.Value{}, err
+		}
+		return v, b.bind(s, v)
+	case kindID:
+		// TC-RNG-ATTR-2-13 binds $UNIQUE_IDENTIFIER_1 in the Create
+		// response and then sends $UNIQUE_IDENTIFIER_0: the object meant
+		// is the last one returned (rule fallback-last-id).
+		last, ok := b.latest[kmip.TagUniqueIdentifier]
+		if tok.family == "SHORT_UNIQUE_IDENTIFIER" {
+			last, ok = b.latest[kmip.TagShortUniqueIdentifier]
+		}
+		if !ok || last.Type != typ {
+			return ttlv.Value{}, fmt.Errorf("%s: %w (no response bound it and no identifier was returned yet)", s, errUnresolved)
+		}
+		b.used[RuleFallbackLastID] = true
+		b.values[s] = last // an alias of the label already bound: no owner check
+		return last, nil
+	default:
+		// CS-BC-M-13: the Encrypt response carries a literal Data and
+		// IV, the next Decrypt sends $DATA_0 and $IV_COUNTER_NONCE
+		// (rule latest-response).
+		v, ok := b.latest[tag]
+		if !ok || v.Type != typ {
+			return ttlv.Value{}, fmt.Errorf("%s: %w (no earlier response holds a %s)", s, errUnresolved, kmip.TagString(tag))
+		}
+		b.used[RuleLatestResponse] = true
+		b.values[s] = v
+		return v, nil
+	}
+}
+
+// randomID makes a client-chosen identifier: a random UUID-like text, or
+// for a Short Unique Identifier the SHA-256 of the matching Unique
+// Identifier when one is bound (KMIP 2.0 §4.52), else 32 random bytes.
+func (b *bindings) randomID(typ ttlv.Type, s string) (ttlv.Value, error) {
+	var r [16]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return ttlv.Value{}, fmt.Errorf("%s: %w", s, err)
+	}
+	switch typ {
+	case ttlv.TypeTextString:
+		h := hex.EncodeToString(r[:])
+		return ttlv.Text(0, h[:8]+"-"+h[8:12]+"-"+h[12:16]+"-"+h[16:20]+"-"+h[20:]), nil
+	case ttlv.TypeByteString:
+		long := strings.Replace(s, "$SHORT_", "$", 1)
+		if v, ok := b.values[long]; ok && v.Type == ttlv.TypeTextString {
+			sum := sha256.Sum256([]byte(v.Text()))
+			return ttlv.Bytes(0, sum[:]), nil
+		}
+		out := make([]byte, 32)
+		if _, err := rand.Read(out); err != nil {
+			return ttlv.Value{}, fmt.Errorf("%s: %w", s, err)
+		}
+		return ttlv.Bytes(0, out), nil
+	}
+	return ttlv.Value{}, fmt.Errorf("%s: a random identifier cannot be a %v", s, typ)
+}
+
+// unixZero is the epoch, for typed stand-ins.
+var unixZero = time.Unix(0, 0).UTC()
+
+func timeValue(typ ttlv.Type, t time.Time) (ttlv.Value, error) {
+	switch typ {
+	case ttlv.TypeDateTime:
+		return ttlv.DateTime(0, t), nil
+	case ttlv.TypeDateTimeExtended:
+		return ttlv.DateTimeExtended(0, t), nil
+	}
+	return ttlv.Value{}, fmt.Errorf("$NOW on a %v item", typ)
+}
+
+// generatingOperations create objects whose key material the server
+// chooses: their Get responses hold values no vector can predict.
+var generatingOperations = map[kmip.Operation]bool{
+	kmip.OperationCreate:         true,
+	kmip.OperationCreateKeyPair:  true,
+	kmip.OperationDeriveKey:      true,
+	kmip.OperationReKey:          true,
+	kmip.OperationReKeyKeyPair:   true,
+	kmip.OperationCreateSplitKey: true,
+}
+
+// record notes what a response returned: the latest value of every tag,
+// and the identifiers of generated objects.
+func (b *bindings) record(resp ttlv.Value) {
+	for _, bi := range resp.All(kmip.TagBatchItem) {
+		op, _ := bi.Child(kmip.TagOperation)
+		payload, ok := bi.Child(kmip.TagResponsePayload)
+		if !ok {
+			continue
+		}
+		walk(payload, func(x ttlv.Value) {
+			if x.Type != ttlv.TypeStructure {
+				b.latest[x.Tag] = x
+			}
+		})
+		if !generatingOperations[kmip.Operation(op.Enum())] {
+			continue
+		}
+		for _, c := range payload.Children() {
+			switch c.Tag {
+			case kmip.TagUniqueIdentifier, kmip.TagPrivateKeyUniqueIdentifier, kmip.TagPublicKeyUniqueIdentifier:
+				if c.Type == ttlv.TypeTextString {
+					b.generated[c.Text()] = true
+				}
+			}
+		}
+	}
+}

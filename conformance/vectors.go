@@ -1,0 +1,531 @@
+package conformance
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// The OASIS XML test vectors: each file is one ordered conversation of
+// <RequestMessage>/<ResponseMessage> pairs inside <KMIP> (or <KmipTestCase>
+// in the extracted 1.0-1.2 set), see shared/conformance/README.md.
+
+// Sets of vectors, as directories under the testcases root.
+var (
+	// MandatorySets are run by default: the 1.4 and 2.0 profile test
+	// cases a conforming server must pass.
+	MandatorySets = []string{"kmip-1.4/mandatory", "kmip-2.0/mandatory"}
+	// ExtraSets are run too with KMIPD_CONFORMANCE_ALL=1: the older
+	// mandatory sets and the Test Cases committee notes.
+	ExtraSets = []string{
+		"kmip-1.3/mandatory", "kmip-1.0-1.2/mandatory",
+		"kmip-1.4/testcases", "kmip-2.0/testcases", "kmip-1.3/testcases",
+	}
+)
+
+// maxVectorSize bounds a vector file; the largest OASIS file is about
+// 200 KB.
+const maxVectorSize = 8 << 20
+
+// Vector is one test vector file.
+type Vector struct {
+	// ID is the file name without ".xml", e.g. "SKFF-M-9-14".
+	ID string
+	// Set is the file's directory relative to the vectors root, e.g.
+	// "kmip-1.4/mandatory" ("." for a file in the root itself).
+	Set string
+	// Path is the file's path.
+	Path string
+	// Version is the protocol version of the first request.
+	Version kmip.ProtocolVersion
+	// Steps are the request/response pairs in the order they are run.
+	Steps []Step
+	// Quirks lists the IDs of the rules (see Rules) that had to be applied
+	// to read the file: a malformed end, replies out of order.
+	Quirks []string
+	// SetOperations and SetObjectTypes are the operations and object
+	// types that the requests of all the vectors of the same set use,
+	// sorted: what Query must report for the set's profile (rule
+	// query-profile).
+	SetOperations  []kmip.Operation
+	SetObjectTypes []kmip.ObjectType
+}
+
+// Name is "set/ID", the name of the vector's subtest and its key in the
+// known-failures list.
+func (v *Vector) Name() string { return v.Set + "/" + v.ID }
+
+// Step is one request and the response it must get.
+type Step struct {
+	// Request and Response are the raw XML of the two elements, parsed
+	// again at run time so that placeholders take the values of the
+	// conversation so far.
+	Request, Response []byte
+	// RequestLine and ResponseLine are the elements' line numbers in the
+	// file, for messages.
+	RequestLine, ResponseLine int
+	// Operations are the operations of the request's batch items.
+	Operations []kmip.Operation
+	// RequestPlaceholders and ResponsePlaceholders list the placeholders
+	// of each message in document order.
+	RequestPlaceholders, ResponsePlaceholders []PlaceholderUse
+	// ResponseTags is the set of tags that occur in the response.
+	ResponseTags map[ttlv.Tag]bool
+	// ServerChosen are tags whose literal values in this response are the
+	// reference server's choice and are compared by type and length only,
+	// because a later request takes them back through an unbound
+	// placeholder (rule literal-then-placeholder).
+	ServerChosen map[ttlv.Tag]bool
+}
+
+// PlaceholderUse is one placeholder in a message.
+type PlaceholderUse struct {
+	Tag   ttlv.Tag
+	Type  ttlv.Type
+	Token string
+}
+
+// message is one top-level element of a vector file.
+type message struct {
+	request bool
+	raw     []byte
+	line    int
+	ops     []kmip.Operation
+	phs     []PlaceholderUse
+	tags    map[ttlv.Tag]bool
+}
+
+// ParseVector reads the vector file data (named path, in set).
+func ParseVector(path, set string, data []byte, names *kmip.Names) (*Vector, error) {
+	if len(data) > maxVectorSize {
+		return nil, fmt.Errorf("vector %s: %d bytes exceeds the limit of %d", path, len(data), maxVectorSize)
+	}
+	v := &Vector{
+		ID:   strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		Set:  set,
+		Path: path,
+	}
+	msgs, trailing, err := splitMessages(data)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: %w", path, err)
+	}
+	if trailing {
+		v.Quirks = append(v.Quirks, RuleTrailingContent)
+	}
+	for i := range msgs {
+		if err := scanMessage(&msgs[i], names); err != nil {
+			return nil, fmt.Errorf("vector %s: line %d: %w", path, msgs[i].line, err)
+		}
+	}
+	steps, reordered, err := pairMessages(msgs)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: %w", path, err)
+	}
+	if reordered {
+		v.Quirks = append(v.Quirks, RulePairByOperation)
+	}
+	if len(steps) == 0 {
+		return nil, fmt.Errorf("vector %s: no request message", path)
+	}
+	v.Steps = steps
+	markServerChosen(v.Steps)
+	ver, err := firstVersion(steps[0].Request, names)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: %w", path, err)
+	}
+	v.Version = ver
+	return v, nil
+}
+
+// splitMessages returns the top-level messages of a vector file, reading
+// up to the end of the root element. trailing reports non-blank content
+// after it: TC-ECDSA-SIGN-1-14 ends with a second </KMIP> (rule
+// trailing-content), which a conforming XML parser refuses.
+func splitMessages(data []byte) (msgs []message, trailing bool, err error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	var root string
+	for {
+		off := d.InputOffset()
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			if root == "" {
+				return nil, false, errors.New("no root element")
+			}
+			return nil, false, fmt.Errorf("root element <%s> is not closed", root)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("line %d: %w", lineAt(data, d.InputOffset()), err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if root == "" {
+				if t.Name.Local != "KMIP" && t.Name.Local != "KmipTestCase" {
+					return nil, false, fmt.Errorf("root element <%s>, want <KMIP> or <KmipTestCase>", t.Name.Local)
+				}
+				root = t.Name.Local
+				continue
+			}
+			var req bool
+			switch t.Name.Local {
+			case "RequestMessage":
+				req = true
+			case "ResponseMessage":
+			default:
+				return nil, false, fmt.Errorf("line %d: unexpected <%s> in <%s>", lineAt(data, off), t.Name.Local, root)
+			}
+			if err := d.Skip(); err != nil {
+				return nil, false, fmt.Errorf("line %d: %w", lineAt(data, off), err)
+			}
+			end := d.InputOffset()
+			msgs = append(msgs, message{request: req, raw: data[off:end:end], line: lineAt(data, off)})
+		case xml.EndElement:
+			// The root's end: stop here, whatever follows.
+			rest := data[d.InputOffset():]
+			return msgs, len(bytes.TrimSpace(rest)) != 0, nil
+		case xml.CharData:
+			if root == "" && len(bytes.TrimSpace(t)) != 0 {
+				return nil, false, errors.New("text before the root element")
+			}
+		}
+	}
+}
+
+func lineAt(data []byte, off int64) int {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	return 1 + bytes.Count(data[:off], []byte{'\n'})
+}
+
+// scanMessage parses a message once at load time with placeholders
+// replaced by typed zero values, to check that it parses and to record its
+// operations, placeholders and tags.
+func scanMessage(m *message, names *kmip.Names) error {
+	opts := ttlv.XMLOptions{
+		Names: names,
+		Placeholder: func(tag ttlv.Tag, typ ttlv.Type, s string) (ttlv.Value, bool, error) {
+			if _, err := parseToken(s); err != nil {
+				return ttlv.Value{}, false, err
+			}
+			m.phs = append(m.phs, PlaceholderUse{Tag: tag, Type: typ, Token: s})
+			return zeroOf(typ), true, nil
+		},
+	}
+	v, err := opts.Unmarshal(m.raw)
+	if err != nil {
+		return err
+	}
+	m.tags = map[ttlv.Tag]bool{}
+	walk(v, func(x ttlv.Value) { m.tags[x.Tag] = true })
+	for _, bi := range v.All(kmip.TagBatchItem) {
+		if op, ok := bi.Child(kmip.TagOperation); ok {
+			m.ops = append(m.ops, kmip.Operation(op.Enum()))
+		} else {
+			m.ops = append(m.ops, 0)
+		}
+	}
+	return nil
+}
+
+// zeroOf is a value of type typ standing in for a placeholder.
+func zeroOf(typ ttlv.Type) ttlv.Value {
+	switch typ {
+	case ttlv.TypeStructure:
+		return ttlv.Struct(0)
+	case ttlv.TypeInteger:
+		return ttlv.Int(0, 0)
+	case ttlv.TypeLongInteger:
+		return ttlv.Long(0, 0)
+	case ttlv.TypeBigInteger:
+		return ttlv.BigIntRaw(0, make([]byte, 8))
+	case ttlv.TypeEnumeration:
+		return ttlv.Enum(0, 0)
+	case ttlv.TypeBoolean:
+		return ttlv.Bool(0, false)
+	case ttlv.TypeTextString:
+		return ttlv.Text(0, "")
+	case ttlv.TypeByteString:
+		return ttlv.Bytes(0, nil)
+	case ttlv.TypeDateTimeExtended:
+		return ttlv.DateTimeExtended(0, unixZero)
+	case ttlv.TypeInterval:
+		return ttlv.Interval(0, 0)
+	default:
+		return ttlv.DateTime(0, unixZero)
+	}
+}
+
+// walk calls fn for v and every item below it, in document order.
+func walk(v ttlv.Value, fn func(ttlv.Value)) {
+	fn(v)
+	for _, c := range v.Children() {
+		walk(c, fn)
+	}
+}
+
+// pairMessages pairs requests with responses. Files alternate request,
+// response, ...; where one does not (TC-DERIVEKEY-4-10 sends Destroy and
+// Revoke before either reply, and the replies come back Revoke, Destroy),
+// each response is paired with the earliest pending request of the same
+// operations and the pairs run in the order of the responses, which is the
+// order the reference server executed them in (rule pair-by-operation).
+func pairMessages(msgs []message) (steps []Step, reordered bool, err error) {
+	var pending []message
+	for _, m := range msgs {
+		if m.request {
+			pending = append(pending, m)
+			continue
+		}
+		if len(pending) == 0 {
+			return nil, false, fmt.Errorf("line %d: response without a request", m.line)
+		}
+		i := 0
+		if len(pending) > 1 {
+			reordered = true
+			i = slices.IndexFunc(pending, func(p message) bool { return slices.Equal(p.ops, m.ops) })
+			if i < 0 {
+				return nil, false, fmt.Errorf("line %d: no pending request has the operations of this response", m.line)
+			}
+		}
+		req := pending[i]
+		pending = slices.Delete(pending, i, i+1)
+		steps = append(steps, Step{
+			Request: req.raw, Response: m.raw,
+			RequestLine: req.line, ResponseLine: m.line,
+			Operations:           req.ops,
+			RequestPlaceholders:  req.phs,
+			ResponsePlaceholders: m.phs,
+			ResponseTags:         m.tags,
+		})
+	}
+	if len(pending) != 0 {
+		return nil, false, fmt.Errorf("line %d: request without a response", pending[0].line)
+	}
+	return steps, reordered, nil
+}
+
+// markServerChosen finds response literals that a later request takes
+// back through a placeholder no response bound: CS-BC-M-13 answers Encrypt
+// with a literal Data and IV/Counter/Nonce (the reference server chose the
+// IV) and the next Decrypt sends $DATA_0 and $IV_COUNTER_NONCE. Such a
+// literal is compared by type and length (rule literal-then-placeholder).
+func markServerChosen(steps []Step) {
+	bound := map[string]bool{}
+	for j := range steps {
+		for _, p := range steps[j].RequestPlaceholders {
+			tok, _ := parseToken(p.Token)
+			if tok.kind != kindCaptured || bound[p.Token] {
+				continue
+			}
+			bound[p.Token] = true
+			for i := j - 1; i >= 0; i-- {
+				if steps[i].ResponseTags[p.Tag] {
+					if steps[i].ServerChosen == nil {
+						steps[i].ServerChosen = map[ttlv.Tag]bool{}
+					}
+					steps[i].ServerChosen[p.Tag] = true
+					break
+				}
+			}
+		}
+		for _, p := range steps[j].ResponsePlaceholders {
+			bound[p.Token] = true
+		}
+	}
+}
+
+func firstVersion(raw []byte, names *kmip.Names) (kmip.ProtocolVersion, error) {
+	v, err := ttlv.XMLOptions{
+		Names: names,
+		Placeholder: func(_ ttlv.Tag, typ ttlv.Type, _ string) (ttlv.Value, bool, error) {
+			return zeroOf(typ), true, nil
+		},
+	}.Unmarshal(raw)
+	if err != nil {
+		return kmip.ProtocolVersion{}, err
+	}
+	h, _ := v.Child(kmip.TagRequestHeader)
+	pv, ok := h.Child(kmip.TagProtocolVersion)
+	if !ok {
+		return kmip.ProtocolVersion{}, errors.New("first request has no protocol version")
+	}
+	maj, _ := pv.Child(kmip.TagProtocolVersionMajor)
+	minr, _ := pv.Child(kmip.TagProtocolVersionMinor)
+	return kmip.ProtocolVersion{Major: maj.Int(), Minor: minr.Int()}, nil
+}
+
+// LoadVectors reads every *.xml file under root/set for each set (all
+// directories holding .xml files under root when sets is empty), sorted
+// by set in the order given and by ID.
+func LoadVectors(root string, sets []string, names *kmip.Names) ([]*Vector, error) {
+	if len(sets) == 0 {
+		found, err := findSets(root)
+		if err != nil {
+			return nil, err
+		}
+		sets = found
+	}
+	var all []*Vector
+	for _, set := range sets {
+		dir := filepath.Join(root, filepath.FromSlash(set))
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("load vectors: set %s: %w", set, err)
+		}
+		var vs []*Vector
+		for _, e := range entries {
+			if e.IsDir() || !strings.EqualFold(filepath.Ext(e.Name()), ".xml") {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			data, err := readLimited(path)
+			if err != nil {
+				return nil, err
+			}
+			v, err := ParseVector(path, set, data, names)
+			if err != nil {
+				return nil, err
+			}
+			vs = append(vs, v)
+		}
+		if len(vs) == 0 {
+			return nil, fmt.Errorf("load vectors: set %s: no .xml file in %s", set, dir)
+		}
+		sort.Slice(vs, func(i, j int) bool { return naturalLess(vs[i].ID, vs[j].ID) })
+		fillSetProfile(vs, names)
+		all = append(all, vs...)
+	}
+	return all, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load vectors: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxVectorSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("load vectors: %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// findSets lists the directories under root that hold .xml files, as
+// slash-separated paths relative to root.
+func findSets(root string) ([]string, error) {
+	seen := map[string]bool{}
+	var sets []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.EqualFold(filepath.Ext(p), ".xml") {
+			return nil
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !seen[rel] {
+			seen[rel] = true
+			sets = append(sets, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load vectors: %s: %w", root, err)
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("load vectors: no .xml file under %s", root)
+	}
+	sort.Strings(sets)
+	return sets, nil
+}
+
+// fillSetProfile records in each vector the operations and object types
+// its set's requests use.
+func fillSetProfile(vs []*Vector, names *kmip.Names) {
+	ops := map[kmip.Operation]bool{}
+	types := map[kmip.ObjectType]bool{}
+	for _, v := range vs {
+		for _, s := range v.Steps {
+			for _, op := range s.Operations {
+				if op != 0 {
+					ops[op] = true
+				}
+			}
+			req, err := ttlv.XMLOptions{
+				Names: names,
+				Placeholder: func(_ ttlv.Tag, typ ttlv.Type, _ string) (ttlv.Value, bool, error) {
+					return zeroOf(typ), true, nil
+				},
+			}.Unmarshal(s.Request)
+			if err != nil {
+				continue // checked by ParseVector already
+			}
+			walk(req, func(x ttlv.Value) {
+				if x.Tag == kmip.TagObjectType && x.Type == ttlv.TypeEnumeration {
+					types[kmip.ObjectType(x.Enum())] = true
+				}
+			})
+		}
+	}
+	opList := make([]kmip.Operation, 0, len(ops))
+	for op := range ops {
+		opList = append(opList, op)
+	}
+	slices.Sort(opList)
+	typeList := make([]kmip.ObjectType, 0, len(types))
+	for t := range types {
+		typeList = append(typeList, t)
+	}
+	slices.Sort(typeList)
+	for _, v := range vs {
+		v.SetOperations, v.SetObjectTypes = opList, typeList
+	}
+}
+
+// naturalLess orders IDs with their numbers compared as numbers:
+// SKFF-M-2-14 before SKFF-M-10-14.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da != "" && db != "" {
+			ta, tb := strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")
+			if len(ta) != len(tb) {
+				return len(ta) < len(tb)
+			}
+			if ta != tb {
+				return ta < tb
+			}
+			a, b = a[len(da):], b[len(db):]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}

@@ -1,0 +1,797 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/kmipd/kmipd/hsmbackend"
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/objects"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// This file holds Create and Create Key Pair (KMIP 1.4 §4.1, §4.2; 2.0
+// §6.1.8, §6.1.9) and what every creating operation (Create, Create Key
+// Pair, Register, Re-key, Re-key Key Pair) shares: reading the payload and
+// its attributes, refusing attributes a client may not set, the
+// attributes the server sets on a new object, and Name uniqueness.
+
+// payloadFields indexes a request payload by tag. A field that appears
+// twice is Invalid Message (KMIP 1.4 §11.1: "The same field is contained
+// in a header/batch item/payload more than once"), except the tags listed
+// as repeatable.
+func payloadFields(p ttlv.Value, repeatable ...ttlv.Tag) (map[ttlv.Tag]ttlv.Value, error) {
+	if !p.IsZero() && p.Type != ttlv.TypeStructure {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidMessage, "request payload is not a structure")
+	}
+	out := make(map[ttlv.Tag]ttlv.Value, len(p.Children()))
+	for _, f := range p.Children() {
+		if _, dup := out[f.Tag]; dup && !tagIn(f.Tag, repeatable) {
+			return nil, kmip.Errorf(kmip.ResultReasonInvalidMessage, "request payload repeats %s", kmip.TagString(f.Tag))
+		}
+		out[f.Tag] = f
+	}
+	return out, nil
+}
+
+func tagIn(t ttlv.Tag, list []ttlv.Tag) bool {
+	for _, x := range list {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// objectTypeField reads the REQUIRED Object Type of a Create or Register
+// payload.
+func objectTypeField(fields map[ttlv.Tag]ttlv.Value) (kmip.ObjectType, error) {
+	v, ok := fields[kmip.TagObjectType]
+	if !ok {
+		return 0, kmip.Errorf(kmip.ResultReasonInvalidMessage, "object type is missing")
+	}
+	if v.Type != ttlv.TypeEnumeration {
+		return 0, fieldTypeError(v)
+	}
+	return kmip.ObjectType(v.Enum()), nil
+}
+
+// requestAttributes parses the attributes of a request: the 1.x
+// Template-Attribute (or one of its Create Key Pair variants) or the 2.x
+// Attributes structure, whichever of tags1x and tag2x is present. Both are
+// accepted in every version: a client that mixes them up is still
+// understood.
+func requestAttributes(fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) ([]kmip.Attribute, error) {
+	c1, ok1 := fields[tag1x]
+	c2, ok2 := fields[tag2x]
+	switch {
+	case ok1 && ok2:
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidMessage, "both %s and %s given", kmip.TagString(tag1x), kmip.TagString(tag2x))
+	case ok1:
+		if c1.Type != ttlv.TypeStructure {
+			return nil, fieldTypeError(c1)
+		}
+		return kmip.ParseAttributes(c1)
+	case ok2:
+		if c2.Type != ttlv.TypeStructure {
+			return nil, fieldTypeError(c2)
+		}
+		return kmip.ParseAttributes(c2)
+	}
+	return nil, nil
+}
+
+// Reasons that differ between 1.x and 2.x: 1.x has only Invalid Field
+// for a bad attribute (KMIP 1.4 §11.2 "Incorrect attribute value(s)
+// specified"); 2.0 names the fault (2.0 §11, Table 211).
+
+func readOnlyError(req *kmip.Request, name string) error {
+	if req.Version.Is2x() {
+		return kmip.Errorf(kmip.ResultReasonAttributeReadOnly, "attribute %q is set by the server", name)
+	}
+	return kmip.Errorf(kmip.ResultReasonInvalidField, "attribute %q is set by the server", name)
+}
+
+func attrValueError(req *kmip.Request, format string, args ...any) error {
+	if req.Version.Is2x() {
+		return kmip.Errorf(kmip.ResultReasonInvalidAttributeValue, format, args...)
+	}
+	return kmip.Errorf(kmip.ResultReasonInvalidField, format, args...)
+}
+
+func singleValuedError(req *kmip.Request, name string) error {
+	if req.Version.Is2x() {
+		return kmip.Errorf(kmip.ResultReasonAttributeSingleValued, "attribute %q given more than once", name)
+	}
+	return kmip.Errorf(kmip.ResultReasonInvalidField, "attribute %q given more than once", name)
+}
+
+func objectTypeError(req *kmip.Request, format string, args ...any) error {
+	if req.Version.Is2x() {
+		return kmip.Errorf(kmip.ResultReasonInvalidObjectType, format, args...)
+	}
+	return kmip.Errorf(kmip.ResultReasonInvalidField, format, args...)
+}
+
+func nameTakenError(req *kmip.Request, name string) error {
+	if req.Version.Is2x() {
+		return kmip.Errorf(kmip.ResultReasonNonUniqueNameAttribute, "name %q is already used", name)
+	}
+	// KMIP 1.4 §11.2: "Trying to create a new object with the same Name
+	// attribute value as an existing object": Invalid Field.
+	return kmip.Errorf(kmip.ResultReasonInvalidField, "name %q is already used", name)
+}
+
+// serverSetAttrs are the attributes only the server sets on a new object
+// (each one's "Initially set by: Server" in KMIP 1.4 §3 and 2.0 §4, or
+// one the server derives from the material). A client giving one in
+// Create or Register is refused rather than silently overridden.
+var serverSetAttrs = map[string]bool{
+	attrUniqueIdentifier: true, attrState: true, attrInitialDate: true,
+	attrLastChangeDate: true, attrDestroyDate: true, attrCompromiseDate: true,
+	attrCompromiseOccurrence: true, attrRevocationReason: true, "Archive Date": true,
+	attrDigest: true, attrAlwaysSensitive: true, attrNeverExtractable: true,
+	attrKeyValuePresent: true, attrLeaseTime: true, attrCertificateType: true,
+	attrCertificateLength: true, "Certificate Identifier": true, "Certificate Issuer": true,
+	"Certificate Subject": true, "X.509 Certificate Identifier": true,
+	"X.509 Certificate Issuer": true, "X.509 Certificate Subject": true,
+	"Digital Signature Algorithm": true, "Key Format Type": true,
+	"Short Unique Identifier": true, "Protection Storage Mask": true,
+	"Rotate Date": true, "Rotate Generation": true, "Rotate Latest": true,
+	attrOpaqueDataType: true,
+}
+
+// checkClientAttributes validates the attributes a client gave for a new
+// object of type ot: no server-set attribute, each value of its
+// attribute's item type, single-instance attributes once, Names well
+// formed. generated says the server generates the material (Create,
+// Create Key Pair, Re-key), in which case Original Creation Date and
+// Random Number Generator are the server's too (KMIP 1.4 §3.43, §3.44).
+func checkClientAttributes(req *kmip.Request, ot kmip.ObjectType, attrs []kmip.Attribute, generated bool) error {
+	seen := map[string]bool{}
+	for _, a := range attrs {
+		if a.Value.IsZero() {
+			return attrValueError(req, "attribute %q has no value", a.Name)
+		}
+		if kmip.IsCustomAttributeName(a.Name) || !isStandardAttribute(a.Name) {
+			continue // custom and vendor attributes are the client's business
+		}
+		if serverSetAttrs[a.Name] || (generated && (a.Name == attrOriginalCreationDate || a.Name == attrRandomNumberGenerator)) {
+			return readOnlyError(req, a.Name)
+		}
+		info, _ := kmip.AttributeByName(a.Name)
+		if a.Name == attrObjectType {
+			// A 2.x client may repeat the payload's Object Type among the
+			// attributes; it must agree.
+			if a.Value.Type != ttlv.TypeEnumeration || kmip.ObjectType(a.Value.Enum()) != ot {
+				return attrValueError(req, "object type attribute does not match the payload's")
+			}
+		}
+		if !info.MultiInstance {
+			if seen[a.Name] {
+				return singleValuedError(req, a.Name)
+			}
+			seen[a.Name] = true
+		}
+		if !attrTypeOK(info, a.Value) {
+			return attrValueError(req, "attribute %q has the wrong item type", a.Name)
+		}
+		if a.Name == attrName {
+			nv, ok := a.Value.Child(kmip.TagNameValue)
+			if !ok || nv.Type != ttlv.TypeTextString || nv.Text() == "" {
+				return attrValueError(req, "name without a name value")
+			}
+		}
+	}
+	return nil
+}
+
+func isStandardAttribute(name string) bool {
+	_, ok := kmip.AttributeByName(name)
+	return ok
+}
+
+// attrTypeOK checks a value against the item type the specification gives
+// its attribute's tag. A Date-Time may come as a 2.x Date-Time Extended.
+func attrTypeOK(info kmip.AttributeInfo, v ttlv.Value) bool {
+	ti, ok := kmip.LookupTag(info.Tag)
+	if !ok {
+		return true
+	}
+	want := ti.Type2x
+	if want == 0 {
+		want = ti.Type1x
+	}
+	switch {
+	case want == 0:
+		return true
+	case want == ttlv.TypeDateTime:
+		return v.Type == ttlv.TypeDateTime || v.Type == ttlv.TypeDateTimeExtended
+	}
+	return v.Type == want
+}
+
+// findAttr returns the value of the first attribute named name.
+func findAttr(attrs []kmip.Attribute, name string) (ttlv.Value, bool) {
+	for _, a := range attrs {
+		if a.Name == name {
+			return a.Value, true
+		}
+	}
+	return ttlv.Value{}, false
+}
+
+func dropAttr(attrs []kmip.Attribute, name string) []kmip.Attribute {
+	out := attrs[:0:0]
+	for _, a := range attrs {
+		if a.Name != name {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// checkNamesFree refuses Names already used by another object of the
+// subject's tenant (KMIP 1.4 §11.2-11.4). Uniqueness is per tenant: a
+// refusal must not reveal another tenant's names. Destroyed objects keep
+// their metadata but give up their names, so a client can create a key
+// again under the name of one it destroyed. The check and the Create are
+// not one transaction: two concurrent creates of one name can both pass.
+func (s *Service) checkNamesFree(ctx context.Context, req *kmip.Request, attrs []kmip.Attribute) error {
+	tenant := SubjectFrom(ctx).Tenant
+	for _, a := range attrs {
+		if a.Name != attrName {
+			continue
+		}
+		nv, _ := a.Value.Child(kmip.TagNameValue)
+		ids, err := s.store.Locate(ctx, objects.Query{
+			Filters:  []objects.Filter{objects.Equals(attrName, ttlv.Text(kmip.TagNameValue, nv.Text()))},
+			Tenant:   tenant,
+			Storage:  objects.StorageOnLine | objects.StorageArchival,
+			MaxItems: 1,
+		})
+		if err != nil {
+			return storeError(err, "")
+		}
+		if len(ids) > 0 {
+			return nameTakenError(req, nv.Text())
+		}
+	}
+	return nil
+}
+
+// newObject builds a managed object of type ot with the client's
+// attributes and everything the server sets at creation (KMIP 1.4 §3):
+// Unique Identifier, Object Type, State (Pre-Active, or Active at once
+// when the Activation Date has passed: §3.22 transitions 1 and 4),
+// Initial Date and Last Change Date, Fresh (§3.34), and the Sensitive /
+// Extractable family (§3.48-3.51, 1.4 and later).
+func (s *Service) newObject(ctx context.Context, ot kmip.ObjectType, attrs []kmip.Attribute, now time.Time) (*objects.Object, error) {
+	id, err := s.store.NewID(ctx)
+	if err != nil {
+		return nil, storeError(err, "")
+	}
+	sub := SubjectFrom(ctx)
+	o := &objects.Object{ID: id, ObjectType: ot, State: kmip.StatePreActive, Tenant: sub.Tenant, Owner: sub.Name}
+	o.Attributes = make([]kmip.Attribute, 0, len(attrs)+16)
+	o.SetAttr(attr(attrUniqueIdentifier, ttlv.Text(0, id)))
+	o.SetAttr(attr(attrObjectType, ttlv.Enum(0, uint32(ot))))
+	for _, a := range attrs {
+		if a.Name == attrObjectType {
+			continue
+		}
+		o.Attributes = append(o.Attributes, a)
+	}
+	o.SetAttr(attr(attrState, ttlv.Enum(0, uint32(kmip.StatePreActive))))
+	o.SetAttr(attr(attrInitialDate, ttlv.DateTime(0, now)))
+	o.SetAttr(attr(attrLastChangeDate, ttlv.DateTime(0, now)))
+	if _, ok := o.Attr(attrFresh); !ok {
+		o.SetAttr(attr(attrFresh, ttlv.Bool(0, true)))
+	}
+	if ot != kmip.ObjectTypeCertificate && ot != kmip.ObjectTypeOpaqueObject {
+		sensitive, extractable := false, true
+		if v, ok := o.Attr(attrSensitive); ok {
+			sensitive = v.Value.Bool()
+		} else {
+			o.SetAttr(attr(attrSensitive, ttlv.Bool(0, false)))
+		}
+		if v, ok := o.Attr(attrExtractable); ok {
+			extractable = v.Value.Bool()
+		} else {
+			o.SetAttr(attr(attrExtractable, ttlv.Bool(0, true)))
+		}
+		o.SetAttr(attr(attrAlwaysSensitive, ttlv.Bool(0, sensitive)))
+		o.SetAttr(attr(attrNeverExtractable, ttlv.Bool(0, !extractable)))
+	}
+	objects.ApplyDates(o, now)
+	return o, nil
+}
+
+// setCrypto sets Cryptographic Algorithm and Length (when non-zero).
+func setCrypto(o *objects.Object, alg kmip.CryptographicAlgorithm, bits int32) {
+	if alg != 0 {
+		o.SetAttr(attr(attrCryptoAlgorithm, ttlv.Enum(0, uint32(alg))))
+	}
+	if bits > 0 {
+		o.SetAttr(attr(attrCryptoLength, ttlv.Int(0, bits)))
+	}
+}
+
+// setUsageDefault gives a key without a Cryptographic Usage Mask a usable
+// one instead of failing the request (KMIP 1.4 Table 165 makes the mask
+// REQUIRED, but MongoDB and others omit it).
+func setUsageDefault(o *objects.Object, mask kmip.CryptographicUsageMask) {
+	if _, ok := o.Attr(attrCryptoUsageMask); !ok && mask != 0 {
+		o.SetAttr(attr(attrCryptoUsageMask, ttlv.Int(0, int32(mask))))
+	}
+}
+
+// setFormat records the default Key Format Type of a key: in the object,
+// and as the 2.x Key Format Type attribute (2.0 §4.26; not an attribute
+// in 1.x, so 1.x clients never see it).
+func setFormat(o *objects.Object, f kmip.KeyFormatType) {
+	o.KeyFormat = uint32(f)
+	o.SetAttr(attr("Key Format Type", ttlv.Enum(0, uint32(f))))
+}
+
+// createObjects stores new objects in order; if one fails, those already
+// stored are deleted again, so a failed Create Key Pair or Re-key leaves
+// nothing behind.
+func (s *Service) createObjects(ctx context.Context, objs ...*objects.Object) error {
+	for i, o := range objs {
+		if err := s.store.Create(ctx, o); err != nil {
+			for _, done := range objs[:i] {
+				if derr := s.store.Delete(context.WithoutCancel(ctx), done.ID); derr != nil {
+					s.log.Error("cannot remove half-created object", "id", done.ID, "error", derr)
+				}
+			}
+			return storeError(err, o.ID)
+		}
+	}
+	return nil
+}
+
+// symmetricSpec maps a Create's Cryptographic Algorithm and Length to an
+// HSM key specification, with the length to record. HMAC keys, and
+// symmetric algorithms the HSM has no key type for, are generic secrets of
+// the requested length.
+func symmetricSpec(req *kmip.Request, alg kmip.CryptographicAlgorithm, bits int32, haveBits bool) (hsmbackend.SecretSpec, int32, error) {
+	def := func(n int32) int32 {
+		if haveBits {
+			return bits
+		}
+		return n
+	}
+	switch alg {
+	case kmip.CryptographicAlgorithmAES:
+		bits = def(256)
+		if bits != 128 && bits != 192 && bits != 256 {
+			return hsmbackend.SecretSpec{}, 0, attrValueError(req, "AES keys are 128, 192 or 256 bits, not %d", bits)
+		}
+		return hsmbackend.SecretSpec{Kind: hsmbackend.AES, Bits: int(bits)}, bits, nil
+	case kmip.CryptographicAlgorithmDES3:
+		// 168 is the effective length clients state (SKFF-M-4); the key
+		// is 24 bytes with parity either way.
+		bits = def(168)
+		if bits != 168 && bits != 192 {
+			return hsmbackend.SecretSpec{}, 0, attrValueError(req, "3DES keys are 168 or 192 bits, not %d", bits)
+		}
+		return hsmbackend.SecretSpec{Kind: hsmbackend.DES3, Bits: int(bits)}, bits, nil
+	case kmip.CryptographicAlgorithmHMACSHA1:
+		bits = def(160)
+	case kmip.CryptographicAlgorithmHMACSHA224, kmip.CryptographicAlgorithmHMACSHA3224:
+		bits = def(224)
+	case kmip.CryptographicAlgorithmHMACSHA256, kmip.CryptographicAlgorithmHMACSHA3256,
+		kmip.CryptographicAlgorithmChaCha20, kmip.CryptographicAlgorithmChaCha20Poly1305, kmip.CryptographicAlgorithmPoly1305:
+		bits = def(256)
+	case kmip.CryptographicAlgorithmHMACSHA384, kmip.CryptographicAlgorithmHMACSHA3384:
+		bits = def(384)
+	case kmip.CryptographicAlgorithmHMACSHA512, kmip.CryptographicAlgorithmHMACSHA3512:
+		bits = def(512)
+	case kmip.CryptographicAlgorithmHMACMD5:
+		bits = def(128)
+	case kmip.CryptographicAlgorithmRSA, kmip.CryptographicAlgorithmDSA, kmip.CryptographicAlgorithmECDSA,
+		kmip.CryptographicAlgorithmDH, kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV,
+		kmip.CryptographicAlgorithmEC, kmip.CryptographicAlgorithmEd25519, kmip.CryptographicAlgorithmEd448:
+		return hsmbackend.SecretSpec{}, 0, attrValueError(req, "%v is not a symmetric key algorithm: use Create Key Pair", alg)
+	default:
+		if !haveBits {
+			return hsmbackend.SecretSpec{}, 0, attrValueError(req, "cryptographic length is required for %v", alg)
+		}
+	}
+	if bits < 8 || bits%8 != 0 || bits > 8*hsmbackend.MaxMaterialLen {
+		return hsmbackend.SecretSpec{}, 0, attrValueError(req, "cryptographic length %d is not a whole number of bytes", bits)
+	}
+	return hsmbackend.SecretSpec{Kind: hsmbackend.GenericSecret, Bits: int(bits)}, bits, nil
+}
+
+// defaultSymmetricUsage is the usage mask of a new symmetric key that the
+// client gave none: MAC for HMAC keys, encryption for the others.
+func defaultSymmetricUsage(alg kmip.CryptographicAlgorithm) kmip.CryptographicUsageMask {
+	switch alg {
+	case kmip.CryptographicAlgorithmHMACSHA1, kmip.CryptographicAlgorithmHMACSHA224, kmip.CryptographicAlgorithmHMACSHA256,
+		kmip.CryptographicAlgorithmHMACSHA384, kmip.CryptographicAlgorithmHMACSHA512, kmip.CryptographicAlgorithmHMACMD5,
+		kmip.CryptographicAlgorithmHMACSHA3224, kmip.CryptographicAlgorithmHMACSHA3256,
+		kmip.CryptographicAlgorithmHMACSHA3384, kmip.CryptographicAlgorithmHMACSHA3512:
+		return kmip.CryptographicUsageMaskMACGenerate | kmip.CryptographicUsageMaskMACVerify
+	}
+	return kmip.CryptographicUsageMaskEncrypt | kmip.CryptographicUsageMaskDecrypt
+}
+
+// intAttr reads an Integer attribute.
+func intAttr(attrs []kmip.Attribute, name string) (int32, bool) {
+	v, ok := findAttr(attrs, name)
+	if !ok || v.Type != ttlv.TypeInteger {
+		return 0, false
+	}
+	return v.Int(), true
+}
+
+// enumAttr reads an Enumeration attribute.
+func enumAttr(attrs []kmip.Attribute, name string) (uint32, bool) {
+	v, ok := findAttr(attrs, name)
+	if !ok || v.Type != ttlv.TypeEnumeration {
+		return 0, false
+	}
+	return v.Enum(), true
+}
+
+// create is Create (KMIP 1.4 §4.1, 2.0 §6.1.8): a Symmetric Key, or Secret
+// Data (2.0, and the 1.4 test case TC-CREATE-SD-1), generated in the HSM
+// and stored wrapped under the master key.
+func (s *Service) create(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
+	fields, err := payloadFields(req.Payload)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	ot, err := objectTypeField(fields)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	attrs, err := requestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	if err := checkClientAttributes(req, ot, attrs, true); err != nil {
+		return ttlv.Value{}, err
+	}
+	var (
+		spec   hsmbackend.SecretSpec
+		alg    kmip.CryptographicAlgorithm
+		bits   int32
+		format kmip.KeyFormatType
+	)
+	bits, haveBits := intAttr(attrs, attrCryptoLength)
+	switch ot {
+	case kmip.ObjectTypeSymmetricKey:
+		a, ok := enumAttr(attrs, attrCryptoAlgorithm)
+		if !ok {
+			// KMIP 1.4 Table 165: Cryptographic Algorithm is REQUIRED.
+			return ttlv.Value{}, attrValueError(req, "cryptographic algorithm is required")
+		}
+		alg = kmip.CryptographicAlgorithm(a)
+		if spec, bits, err = symmetricSpec(req, alg, bits, haveBits); err != nil {
+			return ttlv.Value{}, err
+		}
+		format = kmip.KeyFormatTypeRaw
+	case kmip.ObjectTypeSecretData:
+		if !haveBits {
+			bits = 256
+		}
+		if bits < 8 || bits%8 != 0 || bits > 8*hsmbackend.MaxMaterialLen {
+			return ttlv.Value{}, attrValueError(req, "cryptographic length %d is not a whole number of bytes", bits)
+		}
+		spec = hsmbackend.SecretSpec{Kind: hsmbackend.GenericSecret, Bits: int(bits)}
+		format = kmip.KeyFormatTypeOpaque
+	default:
+		return ttlv.Value{}, objectTypeError(req, "create makes symmetric keys and secret data, not %v", ot)
+	}
+	if err := s.checkNamesFree(ctx, req, attrs); err != nil {
+		return ttlv.Value{}, err
+	}
+	w, err := s.hsm.GenerateSecret(ctx, spec)
+	if err != nil {
+		return ttlv.Value{}, hsmError("create", err)
+	}
+	digest, err := s.secretDigest(ctx, w, func(plain []byte) ttlv.Value { return ttlv.Bytes(kmip.TagKeyMaterial, plain) }, format)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	o, err := s.newObject(ctx, ot, attrs, now)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	o.Wrapped = toStored(w)
+	setCrypto(o, alg, bits)
+	if ot == kmip.ObjectTypeSymmetricKey {
+		setUsageDefault(o, defaultSymmetricUsage(alg))
+	} else {
+		setUsageDefault(o, kmip.CryptographicUsageMaskDeriveKey)
+		o.Public = secretDataHeader(kmip.SecretDataTypePassword)
+	}
+	o.SetAttr(attr(attrOriginalCreationDate, ttlv.DateTime(0, now)))
+	o.SetAttr(attr(attrDigest, digest))
+	setFormat(o, format)
+	if err := s.createObjects(ctx, o); err != nil {
+		return ttlv.Value{}, err
+	}
+	return kmip.Payload(
+		ttlv.Enum(kmip.TagObjectType, uint32(ot)),
+		ttlv.Text(kmip.TagUniqueIdentifier, o.ID),
+	), nil
+}
+
+// secretDigest unwraps freshly generated material just long enough to
+// compute its Digest (KMIP 1.4 §3.17: "set by the server when the object
+// is created"), then clears it. material builds the Key Material the
+// digest is taken over, in the key's default format.
+func (s *Service) secretDigest(ctx context.Context, w hsmbackend.Wrapped, material func(plain []byte) ttlv.Value, format kmip.KeyFormatType) (ttlv.Value, error) {
+	plain, err := s.hsm.Unwrap(ctx, w)
+	if err != nil {
+		return ttlv.Value{}, hsmError("digest", err)
+	}
+	defer clear(plain)
+	m := material(plain)
+	d := digestOf(m, format)
+	clearMaterial(m)
+	return d, nil
+}
+
+// mergeKeyPairAttributes applies KMIP 1.4 §4.2's precedence: for
+// single-instance attributes the Private (or Public) Key attributes win
+// over the Common ones; multi-instance attributes are the union, renumbered.
+func mergeKeyPairAttributes(common, specific []kmip.Attribute) []kmip.Attribute {
+	out := make([]kmip.Attribute, 0, len(common)+len(specific))
+	for _, a := range common {
+		info, known := kmip.AttributeByName(a.Name)
+		multi := !known || info.MultiInstance
+		if !multi {
+			if _, override := findAttr(specific, a.Name); override {
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	out = append(out, specific...)
+	next := map[string]int{}
+	for i := range out {
+		out[i].Index = next[out[i].Name]
+		next[out[i].Name]++
+	}
+	return out
+}
+
+// pairSpec maps Create Key Pair's algorithm and length (or Recommended
+// Curve) to an HSM key-pair specification, with the length to record.
+func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, kmip.CryptographicAlgorithm, int32, error) {
+	a, ok := enumAttr(attrs, attrCryptoAlgorithm)
+	if !ok {
+		// KMIP 1.4 Table 168: Cryptographic Algorithm is REQUIRED.
+		return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "cryptographic algorithm is required")
+	}
+	alg := kmip.CryptographicAlgorithm(a)
+	bits, haveBits := intAttr(attrs, attrCryptoLength)
+	switch alg {
+	case kmip.CryptographicAlgorithmRSA:
+		if !haveBits {
+			bits = 2048
+		}
+		if bits < hsmbackend.MinRSABits || bits > hsmbackend.MaxRSABits || bits%8 != 0 {
+			return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "RSA keys of %d bits are not supported", bits)
+		}
+		return hsmbackend.PairSpec{Kind: hsmbackend.RSA, Bits: int(bits)}, alg, bits, nil
+	case kmip.CryptographicAlgorithmEC, kmip.CryptographicAlgorithmECDSA, kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV:
+		curve := ""
+		if dp, ok := findAttr(attrs, attrCryptoDomainParams); ok {
+			if rc, ok := dp.Child(kmip.TagRecommendedCurve); ok && rc.Type == ttlv.TypeEnumeration {
+				for _, c := range curveInfo {
+					if c.rc == kmip.RecommendedCurve(rc.Enum()) && c.name != "P-224" {
+						curve = c.name
+					}
+				}
+				if curve == "" {
+					return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "recommended curve %v is not supported", kmip.RecommendedCurve(rc.Enum()))
+				}
+			}
+		}
+		if curve == "" {
+			switch {
+			case !haveBits || bits == 256:
+				curve = "P-256"
+			case bits == 384:
+				curve = "P-384"
+			case bits == 521:
+				curve = "P-521"
+			default:
+				return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "EC keys of %d bits are not supported", bits)
+			}
+		}
+		switch curve {
+		case "P-256":
+			bits = 256
+		case "P-384":
+			bits = 384
+		case "P-521":
+			bits = 521
+		}
+		return hsmbackend.PairSpec{Kind: hsmbackend.EC, Curve: curve}, alg, bits, nil
+	case kmip.CryptographicAlgorithmEd25519:
+		return hsmbackend.PairSpec{Kind: hsmbackend.Ed25519}, alg, 256, nil
+	}
+	return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "key pairs of %v are not supported", alg)
+}
+
+// defaultPairUsage is the usage mask of a new key of a pair that the client
+// gave none: signing for ECDSA and EdDSA keys, key agreement for ECDH and
+// ECMQV, signing and encryption for RSA.
+func defaultPairUsage(alg kmip.CryptographicAlgorithm, private bool) kmip.CryptographicUsageMask {
+	switch alg {
+	case kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV:
+		return kmip.CryptographicUsageMaskKeyAgreement
+	case kmip.CryptographicAlgorithmRSA:
+		if private {
+			return kmip.CryptographicUsageMaskSign | kmip.CryptographicUsageMaskDecrypt | kmip.CryptographicUsageMaskUnwrapKey
+		}
+		return kmip.CryptographicUsageMaskVerify | kmip.CryptographicUsageMaskEncrypt | kmip.CryptographicUsageMaskWrapKey
+	}
+	if private {
+		return kmip.CryptographicUsageMaskSign
+	}
+	return kmip.CryptographicUsageMaskVerify
+}
+
+// pairFormats are the default Key Format Types of generated key pairs: the
+// 1.4 and 2.0 vectors (AKLC-M-1) show PKCS#1 for both RSA keys; EC and
+// EdDSA keys use PKCS#8 and X.509 (SubjectPublicKeyInfo).
+func pairFormats(kind hsmbackend.Algorithm) (priv, pub kmip.KeyFormatType) {
+	if kind == hsmbackend.RSA {
+		return kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypePKCS1
+	}
+	return kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeX509
+}
+
+// linkValue builds a Link attribute value (KMIP 1.4 §3.35).
+func linkValue(t kmip.LinkType, id string) ttlv.Value {
+	return ttlv.Struct(kmip.TagLink,
+		ttlv.Enum(kmip.TagLinkType, uint32(t)),
+		ttlv.Text(kmip.TagLinkedObjectIdentifier, id))
+}
+
+// keyPairAttrs reads and checks the three attribute sets of Create Key
+// Pair or Re-key Key Pair and returns the merged private and public sets.
+func keyPairAttrs(req *kmip.Request, fields map[ttlv.Tag]ttlv.Value, generated bool) (priv, pub []kmip.Attribute, err error) {
+	common, err := requestAttributes(fields, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes)
+	if err != nil {
+		return nil, nil, err
+	}
+	privOnly, err := requestAttributes(fields, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes)
+	if err != nil {
+		return nil, nil, err
+	}
+	pubOnly, err := requestAttributes(fields, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, set := range []struct {
+		attrs []kmip.Attribute
+		ot    kmip.ObjectType
+	}{{common, 0}, {privOnly, kmip.ObjectTypePrivateKey}, {pubOnly, kmip.ObjectTypePublicKey}} {
+		attrs := set.attrs
+		if set.ot == 0 {
+			attrs = dropAttr(attrs, attrObjectType) // the common set fits neither type
+		}
+		if err := checkClientAttributes(req, set.ot, attrs, generated); err != nil {
+			return nil, nil, err
+		}
+	}
+	priv = mergeKeyPairAttributes(dropAttr(common, attrObjectType), privOnly)
+	pub = mergeKeyPairAttributes(dropAttr(common, attrObjectType), pubOnly)
+	// KMIP 1.4 Table 168, 2.0 Table 176: these SHALL be the same for both
+	// keys.
+	for _, name := range []string{attrCryptoAlgorithm, attrCryptoLength, attrCryptoDomainParams, attrCryptoParameters} {
+		a, okA := findAttr(priv, name)
+		b, okB := findAttr(pub, name)
+		if okA && okB && !ttlv.Equal(a, b) {
+			return nil, nil, attrValueError(req, "%s differs between the private and the public key", name)
+		}
+		if okA != okB && name == attrCryptoAlgorithm {
+			// Given for one key only: it still applies to both.
+			if okA {
+				pub = append(pub, kmip.Attribute{Name: name, Value: a})
+			} else {
+				priv = append(priv, kmip.Attribute{Name: name, Value: b})
+			}
+		}
+	}
+	return priv, pub, nil
+}
+
+// generatePair makes a key pair in the HSM and builds its two objects
+// (not yet stored), linked to each other (KMIP 1.4 §4.2: Public Key Link
+// on the private key, Private Key Link on the public key).
+func (s *Service) generatePair(ctx context.Context, req *kmip.Request, privAttrs, pubAttrs []kmip.Attribute, now time.Time) (priv, pub *objects.Object, err error) {
+	spec, alg, bits, err := pairSpec(req, privAttrs)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, spki, err := s.hsm.GenerateKeyPair(ctx, spec)
+	if err != nil {
+		return nil, nil, hsmError("create key pair", err)
+	}
+	privFormat, pubFormat := pairFormats(spec.Kind)
+	privDigest, err := s.secretDigest(ctx, w, func(plain []byte) ttlv.Value {
+		m, err := exportKeyMaterial(kmip.ObjectTypePrivateKey, plain, nil, privFormat)
+		if err != nil {
+			return ttlv.Bytes(kmip.TagKeyMaterial, nil)
+		}
+		return m
+	}, privFormat)
+	if err != nil {
+		return nil, nil, err
+	}
+	pubMaterial, err := exportKeyMaterial(kmip.ObjectTypePublicKey, nil, spki, pubFormat)
+	if err != nil {
+		return nil, nil, err
+	}
+	if priv, err = s.newObject(ctx, kmip.ObjectTypePrivateKey, privAttrs, now); err != nil {
+		return nil, nil, err
+	}
+	if pub, err = s.newObject(ctx, kmip.ObjectTypePublicKey, pubAttrs, now); err != nil {
+		return nil, nil, err
+	}
+	priv.Wrapped = toStored(w)
+	pub.Public = spki
+	for _, x := range []struct {
+		o       *objects.Object
+		private bool
+		format  kmip.KeyFormatType
+		digest  ttlv.Value
+		link    kmip.LinkType
+		other   string
+	}{
+		{priv, true, privFormat, privDigest, kmip.LinkTypePublicKeyLink, pub.ID},
+		{pub, false, pubFormat, digestOf(pubMaterial, pubFormat), kmip.LinkTypePrivateKeyLink, priv.ID},
+	} {
+		setCrypto(x.o, alg, bits)
+		setUsageDefault(x.o, defaultPairUsage(alg, x.private))
+		x.o.SetAttr(attr(attrOriginalCreationDate, ttlv.DateTime(0, now)))
+		x.o.SetAttr(attr(attrDigest, x.digest))
+		setFormat(x.o, x.format)
+		x.o.AddAttr(attr(attrLink, linkValue(x.link, x.other)))
+	}
+	return priv, pub, nil
+}
+
+// createKeyPair is Create Key Pair (KMIP 1.4 §4.2, 2.0 §6.1.9): RSA, EC
+// (P-256, P-384, P-521) and Ed25519 where the HSM can wrap it, generated
+// in the HSM; the private key is stored wrapped, the public key as
+// SubjectPublicKeyInfo.
+func (s *Service) createKeyPair(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
+	fields, err := payloadFields(req.Payload)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	privAttrs, pubAttrs, err := keyPairAttrs(req, fields, true)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	if err := s.checkNamesFree(ctx, req, append(privAttrs[:len(privAttrs):len(privAttrs)], pubAttrs...)); err != nil {
+		return ttlv.Value{}, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	priv, pub, err := s.generatePair(ctx, req, privAttrs, pubAttrs, now)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	if err := s.createObjects(ctx, priv, pub); err != nil {
+		return ttlv.Value{}, err
+	}
+	return kmip.Payload(
+		ttlv.Text(kmip.TagPrivateKeyUniqueIdentifier, priv.ID),
+		ttlv.Text(kmip.TagPublicKeyUniqueIdentifier, pub.ID),
+	), nil
+}
+
+var errNoMaterial = errors.New("object has no key material")

@@ -1,0 +1,891 @@
+package service
+
+import (
+	"crypto/aes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"math/big"
+
+	"github.com/kmipd/kmipd/hsmbackend"
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// This file holds the Key Block plumbing of Register and Get (KMIP 1.4
+// §2.1.3-2.1.7, 2.0 §2.1.3-2.1.7): parsing a registered Key Block,
+// normalising its material to the stored forms, converting stored material
+// to the Key Format Type a Get asks for, the Digest attribute, and AES key
+// wrap (RFC 3394, RFC 5649) for Key Wrapping Specification.
+//
+// Stored forms (shared with the other handlers of this package):
+//
+//   - Symmetric Key, Secret Data, Opaque Object: the raw bytes, wrapped
+//     under the HSM master key (Object.Wrapped).
+//   - Private Key: PKCS#8 PrivateKeyInfo DER, wrapped (Object.Wrapped).
+//   - Public Key: SubjectPublicKeyInfo DER in Object.Public.
+//   - Certificate: the certificate DER in Object.Public.
+//
+// Object.KeyFormat is the Key Format Type the key was registered in (or
+// the default of a generated key), which Get answers in by default
+// (KMIP 1.4 §4.11: "the server SHALL be able to return the key during the
+// Get operation in the same format that was used when the key was
+// registered").
+
+// Bounds on registered material, checked before anything is parsed or
+// allocated from it. RSA-16384 is the largest key we accept: a larger
+// modulus only costs CPU in validation (a hostile client's lever), and an
+// RSA-16384 PKCS#8 is under 10 KiB.
+const (
+	maxAsymmetricDER = 16 << 10
+	maxRSABits       = 16384
+	maxCertificate   = 64 << 10
+)
+
+// keyBlock is a Key Block (KMIP 1.4 §2.1.3 Table 7) as a request carries
+// it. Exactly one of material and wrappedValue is set.
+type keyBlock struct {
+	format      kmip.KeyFormatType
+	compression kmip.KeyCompressionType // 0 when absent
+	// material is the Key Material of a plaintext Key Value: a Byte
+	// String, or a Structure for the Transparent formats (§2.1.4).
+	material ttlv.Value
+	// wrappedValue is the Key Value Byte String of a wrapped key.
+	wrappedValue []byte
+	alg          kmip.CryptographicAlgorithm // 0 when absent
+	length       int32                       // 0 when absent
+	wrapping     ttlv.Value                  // Key Wrapping Data, zero when absent
+}
+
+// parseKeyBlock decodes a Key Block. Fields it does not know are ignored
+// (KMIP 1.4 §11.1 allows that across minor versions, and extensions may
+// add some); a repeated field is Invalid Message (§11.1).
+func parseKeyBlock(v ttlv.Value) (keyBlock, error) {
+	var kb keyBlock
+	if v.Tag != kmip.TagKeyBlock || v.Type != ttlv.TypeStructure {
+		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block missing")
+	}
+	seen := map[ttlv.Tag]bool{}
+	var haveFormat, haveValue bool
+	for _, f := range v.Children() {
+		if seen[f.Tag] {
+			return kb, kmip.Errorf(kmip.ResultReasonInvalidMessage, "key block repeats %s", kmip.TagString(f.Tag))
+		}
+		seen[f.Tag] = true
+		switch f.Tag {
+		case kmip.TagKeyFormatType:
+			if f.Type != ttlv.TypeEnumeration {
+				return kb, fieldTypeError(f)
+			}
+			kb.format, haveFormat = kmip.KeyFormatType(f.Enum()), true
+		case kmip.TagKeyCompressionType:
+			if f.Type != ttlv.TypeEnumeration {
+				return kb, fieldTypeError(f)
+			}
+			kb.compression = kmip.KeyCompressionType(f.Enum())
+		case kmip.TagKeyValue:
+			haveValue = true
+			switch f.Type {
+			case ttlv.TypeByteString:
+				kb.wrappedValue = f.Bytes()
+			case ttlv.TypeStructure:
+				m, ok := f.Child(kmip.TagKeyMaterial)
+				if !ok || (m.Type != ttlv.TypeByteString && m.Type != ttlv.TypeStructure) {
+					return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key value without key material")
+				}
+				kb.material = m
+			default:
+				return kb, fieldTypeError(f)
+			}
+		case kmip.TagCryptographicAlgorithm:
+			if f.Type != ttlv.TypeEnumeration {
+				return kb, fieldTypeError(f)
+			}
+			kb.alg = kmip.CryptographicAlgorithm(f.Enum())
+		case kmip.TagCryptographicLength:
+			if f.Type != ttlv.TypeInteger || f.Int() <= 0 {
+				return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block cryptographic length is invalid")
+			}
+			kb.length = f.Int()
+		case kmip.TagKeyWrappingData:
+			if f.Type != ttlv.TypeStructure {
+				return kb, fieldTypeError(f)
+			}
+			kb.wrapping = f
+		}
+	}
+	switch {
+	case !haveFormat:
+		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block without key format type")
+	case !haveValue:
+		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block without key value")
+	case kb.wrappedValue != nil && kb.wrapping.IsZero():
+		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key value is a byte string but the key block has no key wrapping data")
+	}
+	return kb, nil
+}
+
+func fieldTypeError(f ttlv.Value) error {
+	return kmip.Errorf(kmip.ResultReasonInvalidField, "%s has the wrong item type", kmip.TagString(f.Tag))
+}
+
+// materialBytes returns a Byte String Key Material, refusing a Structure.
+func (kb *keyBlock) materialBytes() ([]byte, error) {
+	if kb.material.Type != ttlv.TypeByteString {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "key format %v needs a byte string key material", kb.format)
+	}
+	return kb.material.Bytes(), nil
+}
+
+// importedKey is registered material in its stored form.
+type importedKey struct {
+	// secret is what is wrapped in the HSM (raw bytes or PKCS#8 DER),
+	// nil for public material. The caller clears it.
+	secret []byte
+	// kind is the hsmbackend algorithm to wrap secret as.
+	kind hsmbackend.Algorithm
+	// public is a public key's SPKI DER.
+	public []byte
+	// alg and bits describe the key, derived from the material where it
+	// tells (0 when it does not).
+	alg  kmip.CryptographicAlgorithm
+	bits int32
+}
+
+// importSymmetric normalises a Symmetric Key's Key Block to its raw bytes
+// (Raw, Opaque, Transparent Symmetric Key: KMIP 1.4 §2.1.7.1).
+func importSymmetric(kb *keyBlock) (importedKey, error) {
+	var raw []byte
+	switch kb.format {
+	case kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque:
+		b, err := kb.materialBytes()
+		if err != nil {
+			return importedKey{}, err
+		}
+		raw = b
+	case kmip.KeyFormatTypeTransparentSymmetricKey:
+		k, ok := kb.material.Child(kmip.TagKey)
+		if kb.material.Type != ttlv.TypeStructure || !ok || k.Type != ttlv.TypeByteString {
+			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent symmetric key without key")
+		}
+		raw = k.Bytes()
+	default:
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for symmetric keys", kb.format)
+	}
+	if len(raw) == 0 || len(raw) > hsmbackend.MaxMaterialLen {
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "symmetric key of %d bytes (want 1 to %d)", len(raw), hsmbackend.MaxMaterialLen)
+	}
+	imp := importedKey{secret: clone(raw), kind: hsmbackend.GenericSecret, bits: int32(len(raw) * 8)}
+	switch kb.alg {
+	case kmip.CryptographicAlgorithmAES:
+		if len(raw) == 16 || len(raw) == 24 || len(raw) == 32 {
+			imp.kind = hsmbackend.AES
+		} else {
+			clear(imp.secret)
+			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "AES key of %d bytes (want 16, 24 or 32)", len(raw))
+		}
+	case kmip.CryptographicAlgorithmDES3:
+		if len(raw) == 24 {
+			imp.kind = hsmbackend.DES3
+		}
+	}
+	imp.alg = kb.alg
+	return imp, nil
+}
+
+// importSecretBytes normalises Secret Data (KMIP 1.4 §2.2.7): Opaque or
+// Raw bytes.
+func importSecretBytes(kb *keyBlock) (importedKey, error) {
+	if kb.format != kmip.KeyFormatTypeOpaque && kb.format != kmip.KeyFormatTypeRaw {
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for secret data", kb.format)
+	}
+	raw, err := kb.materialBytes()
+	if err != nil {
+		return importedKey{}, err
+	}
+	if len(raw) == 0 || len(raw) > hsmbackend.MaxMaterialLen {
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "secret data of %d bytes (want 1 to %d)", len(raw), hsmbackend.MaxMaterialLen)
+	}
+	return importedKey{secret: clone(raw), kind: hsmbackend.GenericSecret}, nil
+}
+
+// importPrivate normalises a Private Key's Key Block to PKCS#8 DER (PKCS#1
+// and PKCS#8: §2.1.3; ECPrivateKey: RFC 5915; Transparent RSA and EC
+// Private Key: §2.1.7.4, §2.1.7.14 and the 1.x ECDSA/ECDH/ECMQV variants).
+func importPrivate(kb *keyBlock) (importedKey, error) {
+	var key any
+	switch kb.format {
+	case kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeECPrivateKey:
+		der, err := kb.materialBytes()
+		if err != nil {
+			return importedKey{}, err
+		}
+		if len(der) > maxAsymmetricDER {
+			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "private key of %d bytes is too large", len(der))
+		}
+		switch kb.format {
+		case kmip.KeyFormatTypePKCS1:
+			key, err = x509.ParsePKCS1PrivateKey(der)
+		case kmip.KeyFormatTypePKCS8:
+			key, err = x509.ParsePKCS8PrivateKey(der)
+		default:
+			key, err = x509.ParseECPrivateKey(der)
+		}
+		if err != nil {
+			// The parser's text never carries key bytes.
+			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "key material is not a valid %v private key", kb.format)
+		}
+	case kmip.KeyFormatTypeTransparentRSAPrivateKey:
+		k, err := transparentRSAPrivate(kb.material)
+		if err != nil {
+			return importedKey{}, err
+		}
+		key = k
+	case kmip.KeyFormatTypeTransparentECPrivateKey, kmip.KeyFormatTypeTransparentECDSAPrivateKey,
+		kmip.KeyFormatTypeTransparentECDHPrivateKey, kmip.KeyFormatTypeTransparentECMQVPrivateKey:
+		k, err := transparentECPrivate(kb.material)
+		if err != nil {
+			return importedKey{}, err
+		}
+		key = k
+	default:
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for private keys", kb.format)
+	}
+	alg, bits, err := describeKey(key)
+	if err != nil {
+		return importedKey{}, err
+	}
+	var der []byte
+	if kb.format == kmip.KeyFormatTypePKCS8 {
+		// Keep the client's own encoding, so Get in PKCS#8 returns the
+		// registered bytes.
+		der = clone(kb.material.Bytes())
+	} else if der, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "private key cannot be encoded as PKCS#8")
+	}
+	return importedKey{secret: der, kind: hsmbackend.GenericSecret, alg: alg, bits: bits}, nil
+}
+
+// importPublic normalises a Public Key's Key Block to SubjectPublicKeyInfo
+// DER (PKCS#1 RSAPublicKey, X.509 SubjectPublicKeyInfo, Transparent RSA
+// and EC Public Key: §2.1.7.5, §2.1.7.15).
+func importPublic(kb *keyBlock) (importedKey, error) {
+	var key any
+	switch kb.format {
+	case kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypeX509:
+		der, err := kb.materialBytes()
+		if err != nil {
+			return importedKey{}, err
+		}
+		if len(der) > maxAsymmetricDER {
+			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "public key of %d bytes is too large", len(der))
+		}
+		if kb.format == kmip.KeyFormatTypePKCS1 {
+			key, err = x509.ParsePKCS1PublicKey(der)
+		} else {
+			key, err = x509.ParsePKIXPublicKey(der)
+		}
+		if err != nil {
+			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "key material is not a valid %v public key", kb.format)
+		}
+	case kmip.KeyFormatTypeTransparentRSAPublicKey:
+		n, err := bigField(kb.material, kmip.TagModulus, true)
+		if err != nil {
+			return importedKey{}, err
+		}
+		e, err := bigField(kb.material, kmip.TagPublicExponent, true)
+		if err != nil {
+			return importedKey{}, err
+		}
+		pub, err := rsaPublic(n, e)
+		if err != nil {
+			return importedKey{}, err
+		}
+		key = pub
+	case kmip.KeyFormatTypeTransparentECPublicKey, kmip.KeyFormatTypeTransparentECDSAPublicKey,
+		kmip.KeyFormatTypeTransparentECDHPublicKey, kmip.KeyFormatTypeTransparentECMQVPublicKey:
+		pub, err := transparentECPublic(kb.material)
+		if err != nil {
+			return importedKey{}, err
+		}
+		key = pub
+	default:
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for public keys", kb.format)
+	}
+	alg, bits, err := describeKey(key)
+	if err != nil {
+		return importedKey{}, err
+	}
+	spki, err := x509.MarshalPKIXPublicKey(key)
+	if err != nil {
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "public key cannot be encoded as SubjectPublicKeyInfo")
+	}
+	return importedKey{public: spki, alg: alg, bits: bits}, nil
+}
+
+// describeKey returns the Cryptographic Algorithm and Length of a parsed
+// key (KMIP 1.4 §3.4, §3.5: RSA: modulus bits; EC: bits of the order's
+// field).
+func describeKey(key any) (kmip.CryptographicAlgorithm, int32, error) {
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		return kmip.CryptographicAlgorithmRSA, int32(k.N.BitLen()), nil
+	case *rsa.PublicKey:
+		return kmip.CryptographicAlgorithmRSA, int32(k.N.BitLen()), nil
+	case *ecdsa.PrivateKey:
+		return kmip.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil
+	case *ecdsa.PublicKey:
+		return kmip.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil
+	case ed25519.PrivateKey, ed25519.PublicKey:
+		return kmip.CryptographicAlgorithmEd25519, 256, nil
+	}
+	return 0, 0, kmip.Errorf(kmip.ResultReasonInvalidField, "key type %T is not supported", key)
+}
+
+// algorithmsAgree reports whether a client's Cryptographic Algorithm fits
+// what the material is: EC material serves EC, ECDSA, ECDH and ECMQV.
+func algorithmsAgree(client, material kmip.CryptographicAlgorithm) bool {
+	if client == 0 || material == 0 || client == material {
+		return true
+	}
+	if material == kmip.CryptographicAlgorithmEC {
+		switch client {
+		case kmip.CryptographicAlgorithmECDSA, kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV:
+			return true
+		}
+	}
+	return false
+}
+
+// bigField reads a Big Integer child of a Transparent key structure.
+func bigField(s ttlv.Value, tag ttlv.Tag, required bool) (*big.Int, error) {
+	if s.Type != ttlv.TypeStructure {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent key material must be a structure")
+	}
+	v, ok := s.Child(tag)
+	if !ok {
+		if required {
+			return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent key without %s", kmip.TagString(tag))
+		}
+		return nil, nil
+	}
+	if v.Type != ttlv.TypeBigInteger {
+		return nil, fieldTypeError(v)
+	}
+	// Bound before any arithmetic: no field of a key we accept is larger
+	// than the largest modulus.
+	if len(v.Bytes()) > maxRSABits/8+8 {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "%s is too large", kmip.TagString(tag))
+	}
+	x := v.BigInt()
+	if x.Sign() <= 0 {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "%s must be positive", kmip.TagString(tag))
+	}
+	return x, nil
+}
+
+func rsaPublic(n, e *big.Int) (*rsa.PublicKey, error) {
+	if n.BitLen() > maxRSABits || n.BitLen() < 512 {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "RSA modulus of %d bits is not supported", n.BitLen())
+	}
+	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "RSA public exponent is not supported")
+	}
+	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
+}
+
+// transparentRSAPrivate builds an RSA key from a Transparent RSA Private
+// Key (KMIP 1.4 §2.1.7.4). Only Modulus is REQUIRED by the table, but a
+// key cannot be used, or encoded as PKCS#1 or PKCS#8, without its primes,
+// so P, Q, the exponents are required here.
+func transparentRSAPrivate(m ttlv.Value) (*rsa.PrivateKey, error) {
+	var f [5]*big.Int
+	for i, tag := range []ttlv.Tag{kmip.TagModulus, kmip.TagPublicExponent, kmip.TagPrivateExponent, kmip.TagP, kmip.TagQ} {
+		x, err := bigField(m, tag, true)
+		if err != nil {
+			return nil, err
+		}
+		f[i] = x
+	}
+	pub, err := rsaPublic(f[0], f[1])
+	if err != nil {
+		return nil, err
+	}
+	k := &rsa.PrivateKey{PublicKey: *pub, D: f[2], Primes: []*big.Int{f[3], f[4]}}
+	if err := k.Validate(); err != nil {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent RSA private key is inconsistent")
+	}
+	k.Precompute()
+	return k, nil
+}
+
+// curveInfo maps Recommended Curve values (KMIP 1.4 §9.1.3.2.5) to Go
+// curves and the hsmbackend curve names.
+var curveInfo = []struct {
+	rc    kmip.RecommendedCurve
+	curve elliptic.Curve
+	name  string
+}{
+	{kmip.RecommendedCurveP224, elliptic.P224(), "P-224"},
+	{kmip.RecommendedCurveP256, elliptic.P256(), "P-256"},
+	{kmip.RecommendedCurveP384, elliptic.P384(), "P-384"},
+	{kmip.RecommendedCurveP521, elliptic.P521(), "P-521"},
+}
+
+func curveOf(rc kmip.RecommendedCurve) (elliptic.Curve, bool) {
+	for _, c := range curveInfo {
+		if c.rc == rc {
+			return c.curve, true
+		}
+	}
+	return nil, false
+}
+
+func recommendedCurve(c elliptic.Curve) kmip.RecommendedCurve {
+	for _, x := range curveInfo {
+		if x.curve == c {
+			return x.rc
+		}
+	}
+	return 0
+}
+
+// curveField reads the Recommended Curve of a Transparent EC structure.
+func curveField(m ttlv.Value) (elliptic.Curve, error) {
+	v, ok := m.Child(kmip.TagRecommendedCurve)
+	if m.Type != ttlv.TypeStructure || !ok || v.Type != ttlv.TypeEnumeration {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent EC key without recommended curve")
+	}
+	c, ok := curveOf(kmip.RecommendedCurve(v.Enum()))
+	if !ok {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "recommended curve %v is not supported", kmip.RecommendedCurve(v.Enum()))
+	}
+	return c, nil
+}
+
+func transparentECPrivate(m ttlv.Value) (*ecdsa.PrivateKey, error) {
+	c, err := curveField(m)
+	if err != nil {
+		return nil, err
+	}
+	d, err := bigField(m, kmip.TagD, true)
+	if err != nil {
+		return nil, err
+	}
+	size := (c.Params().BitSize + 7) / 8
+	if d.BitLen() > size*8 {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "EC private key is out of range")
+	}
+	raw := d.FillBytes(make([]byte, size))
+	defer clear(raw)
+	k, err := ecdsa.ParseRawPrivateKey(c, raw)
+	if err != nil {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "EC private key is out of range")
+	}
+	return k, nil
+}
+
+func transparentECPublic(m ttlv.Value) (*ecdsa.PublicKey, error) {
+	c, err := curveField(m)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := m.Child(kmip.TagQString)
+	if !ok || q.Type != ttlv.TypeByteString {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent EC public key without Q string")
+	}
+	point := q.Bytes()
+	if len(point) > 0 && (point[0] == 2 || point[0] == 3) {
+		// X9.62 compressed form (Key Compression Type X9.62
+		// Compressed Prime).
+		x, y := elliptic.UnmarshalCompressed(c, point)
+		if x == nil {
+			return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "EC public point is not on the curve")
+		}
+		return &ecdsa.PublicKey{Curve: c, X: x, Y: y}, nil
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(c, point)
+	if err != nil {
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "EC public point is not on the curve")
+	}
+	return pub, nil
+}
+
+// exportFormats lists the Key Format Types Get can produce for a stored
+// object, the default (stored) one first.
+func exportFormats(ot kmip.ObjectType, stored kmip.KeyFormatType, key any) []kmip.KeyFormatType {
+	var out []kmip.KeyFormatType
+	switch ot {
+	case kmip.ObjectTypeSymmetricKey:
+		out = []kmip.KeyFormatType{kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque, kmip.KeyFormatTypeTransparentSymmetricKey}
+	case kmip.ObjectTypeSecretData:
+		out = []kmip.KeyFormatType{kmip.KeyFormatTypeOpaque, kmip.KeyFormatTypeRaw}
+	case kmip.ObjectTypePrivateKey:
+		switch key.(type) {
+		case *rsa.PrivateKey:
+			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeTransparentRSAPrivateKey}
+		case *ecdsa.PrivateKey:
+			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeECPrivateKey, kmip.KeyFormatTypeTransparentECPrivateKey,
+				kmip.KeyFormatTypeTransparentECDSAPrivateKey, kmip.KeyFormatTypeTransparentECDHPrivateKey, kmip.KeyFormatTypeTransparentECMQVPrivateKey}
+		default:
+			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS8}
+		}
+	case kmip.ObjectTypePublicKey:
+		switch key.(type) {
+		case *rsa.PublicKey:
+			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypeX509, kmip.KeyFormatTypeTransparentRSAPublicKey}
+		case *ecdsa.PublicKey:
+			out = []kmip.KeyFormatType{kmip.KeyFormatTypeX509, kmip.KeyFormatTypeTransparentECPublicKey,
+				kmip.KeyFormatTypeTransparentECDSAPublicKey, kmip.KeyFormatTypeTransparentECDHPublicKey, kmip.KeyFormatTypeTransparentECMQVPublicKey}
+		default:
+			out = []kmip.KeyFormatType{kmip.KeyFormatTypeX509}
+		}
+	}
+	return out
+}
+
+// exportKeyMaterial converts stored material to the Key Material of the
+// requested format: plain is the unwrapped secret (raw bytes or PKCS#8),
+// public the SPKI. The result may alias plain or hold secret copies; the
+// caller clears it with clearMaterial when done.
+func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFormatType) (ttlv.Value, error) {
+	notSupported := kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "%v cannot be returned as %v", ot, want)
+	switch ot {
+	case kmip.ObjectTypeSymmetricKey, kmip.ObjectTypeSecretData:
+		switch want {
+		case kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque:
+			return ttlv.Bytes(kmip.TagKeyMaterial, plain), nil
+		case kmip.KeyFormatTypeTransparentSymmetricKey:
+			if ot == kmip.ObjectTypeSymmetricKey {
+				return ttlv.Struct(kmip.TagKeyMaterial, ttlv.Bytes(kmip.TagKey, plain)), nil
+			}
+		}
+		return ttlv.Value{}, notSupported
+	case kmip.ObjectTypePrivateKey:
+		if want == kmip.KeyFormatTypePKCS8 {
+			return ttlv.Bytes(kmip.TagKeyMaterial, plain), nil
+		}
+		key, err := x509.ParsePKCS8PrivateKey(plain)
+		if err != nil {
+			return ttlv.Value{}, errors.New("stored private key is not PKCS#8")
+		}
+		switch k := key.(type) {
+		case *rsa.PrivateKey:
+			switch want {
+			case kmip.KeyFormatTypePKCS1:
+				return ttlv.Bytes(kmip.TagKeyMaterial, x509.MarshalPKCS1PrivateKey(k)), nil
+			case kmip.KeyFormatTypeTransparentRSAPrivateKey:
+				f := []ttlv.Value{
+					ttlv.BigInt(kmip.TagModulus, k.N),
+					ttlv.BigInt(kmip.TagPrivateExponent, k.D),
+					ttlv.BigInt(kmip.TagPublicExponent, big.NewInt(int64(k.E))),
+				}
+				if len(k.Primes) == 2 {
+					f = append(f, ttlv.BigInt(kmip.TagP, k.Primes[0]), ttlv.BigInt(kmip.TagQ, k.Primes[1]))
+					if k.Precomputed.Dp != nil {
+						f = append(f,
+							ttlv.BigInt(kmip.TagPrimeExponentP, k.Precomputed.Dp),
+							ttlv.BigInt(kmip.TagPrimeExponentQ, k.Precomputed.Dq),
+							ttlv.BigInt(kmip.TagCRTCoefficient, k.Precomputed.Qinv))
+					}
+				}
+				return ttlv.Struct(kmip.TagKeyMaterial, f...), nil
+			}
+		case *ecdsa.PrivateKey:
+			switch want {
+			case kmip.KeyFormatTypeECPrivateKey:
+				der, err := x509.MarshalECPrivateKey(k)
+				if err != nil {
+					return ttlv.Value{}, notSupported
+				}
+				return ttlv.Bytes(kmip.TagKeyMaterial, der), nil
+			case kmip.KeyFormatTypeTransparentECPrivateKey, kmip.KeyFormatTypeTransparentECDSAPrivateKey,
+				kmip.KeyFormatTypeTransparentECDHPrivateKey, kmip.KeyFormatTypeTransparentECMQVPrivateKey:
+				rc := recommendedCurve(k.Curve)
+				d, err := k.Bytes()
+				if rc == 0 || err != nil {
+					return ttlv.Value{}, notSupported
+				}
+				v := ttlv.Struct(kmip.TagKeyMaterial,
+					ttlv.Enum(kmip.TagRecommendedCurve, uint32(rc)),
+					ttlv.BigInt(kmip.TagD, new(big.Int).SetBytes(d)))
+				clear(d)
+				return v, nil
+			}
+		}
+		return ttlv.Value{}, notSupported
+	case kmip.ObjectTypePublicKey:
+		if want == kmip.KeyFormatTypeX509 {
+			return ttlv.Bytes(kmip.TagKeyMaterial, public), nil
+		}
+		key, err := x509.ParsePKIXPublicKey(public)
+		if err != nil {
+			return ttlv.Value{}, errors.New("stored public key is not SubjectPublicKeyInfo")
+		}
+		switch k := key.(type) {
+		case *rsa.PublicKey:
+			switch want {
+			case kmip.KeyFormatTypePKCS1:
+				return ttlv.Bytes(kmip.TagKeyMaterial, x509.MarshalPKCS1PublicKey(k)), nil
+			case kmip.KeyFormatTypeTransparentRSAPublicKey:
+				return ttlv.Struct(kmip.TagKeyMaterial,
+					ttlv.BigInt(kmip.TagModulus, k.N),
+					ttlv.BigInt(kmip.TagPublicExponent, big.NewInt(int64(k.E)))), nil
+			}
+		case *ecdsa.PublicKey:
+			switch want {
+			case kmip.KeyFormatTypeTransparentECPublicKey, kmip.KeyFormatTypeTransparentECDSAPublicKey,
+				kmip.KeyFormatTypeTransparentECDHPublicKey, kmip.KeyFormatTypeTransparentECMQVPublicKey:
+				rc := recommendedCurve(k.Curve)
+				q, err := k.Bytes()
+				if rc == 0 || err != nil {
+					return ttlv.Value{}, notSupported
+				}
+				return ttlv.Struct(kmip.TagKeyMaterial,
+					ttlv.Enum(kmip.TagRecommendedCurve, uint32(rc)),
+					ttlv.Bytes(kmip.TagQString, q)), nil
+			}
+		}
+		return ttlv.Value{}, notSupported
+	}
+	return ttlv.Value{}, notSupported
+}
+
+// clearMaterial zeroes the byte buffers of a Key Material value that this
+// package built (never one decoded from a request: those alias the
+// message). Big Integers are re-encoded copies, cleared too. The
+// big.Int values they came from cannot be wiped reliably; they die with
+// the garbage collector.
+func clearMaterial(v ttlv.Value) {
+	switch v.Type {
+	case ttlv.TypeByteString, ttlv.TypeBigInteger:
+		clear(v.Bytes())
+	case ttlv.TypeStructure:
+		for _, c := range v.Children() {
+			clearMaterial(c)
+		}
+	}
+}
+
+// digestOf computes the Digest attribute (KMIP 1.4 §3.17): SHA-256 of a
+// Byte String Key Material, or of the TTLV encoding of a Structure one.
+// format is 0 for objects without a Key Format Type (certificates, opaque
+// objects).
+func digestOf(material ttlv.Value, format kmip.KeyFormatType) ttlv.Value {
+	var sum [sha256.Size]byte
+	if material.Type == ttlv.TypeStructure {
+		enc := ttlv.Marshal(material)
+		sum = sha256.Sum256(enc)
+		clear(enc)
+	} else {
+		sum = sha256.Sum256(material.Bytes())
+	}
+	f := []ttlv.Value{
+		ttlv.Enum(kmip.TagHashingAlgorithm, uint32(kmip.HashingAlgorithmSHA256)),
+		ttlv.Bytes(kmip.TagDigestValue, sum[:]),
+	}
+	if format != 0 {
+		f = append(f, ttlv.Enum(kmip.TagKeyFormatType, uint32(format)))
+	}
+	return ttlv.Struct(kmip.TagDigest, f...)
+}
+
+// keyBlockValue builds a Key Block for a Get response (KMIP 1.4 §2.1.3
+// Table 7, in the order of the table and of the OASIS vectors). keyValue
+// is the Key Value (a Structure holding Key Material, or the wrapped Byte
+// String); alg and length are left out when zero (Secret Data and Opaque
+// Objects have neither). The Key Value never carries attributes: Veeam
+// refuses a Key Block whose Key Value has any.
+func keyBlockValue(format kmip.KeyFormatType, compression kmip.KeyCompressionType, keyValue ttlv.Value,
+	alg kmip.CryptographicAlgorithm, length int32, wrapping ttlv.Value) ttlv.Value {
+	f := make([]ttlv.Value, 0, 6)
+	f = append(f, ttlv.Enum(kmip.TagKeyFormatType, uint32(format)))
+	if compression != 0 {
+		f = append(f, ttlv.Enum(kmip.TagKeyCompressionType, uint32(compression)))
+	}
+	f = append(f, keyValue)
+	if alg != 0 {
+		f = append(f, ttlv.Enum(kmip.TagCryptographicAlgorithm, uint32(alg)))
+	}
+	if length > 0 {
+		f = append(f, ttlv.Int(kmip.TagCryptographicLength, length))
+	}
+	if !wrapping.IsZero() {
+		f = append(f, wrapping)
+	}
+	return ttlv.Struct(kmip.TagKeyBlock, f...)
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
+
+// AES Key Wrap (RFC 3394, NIST SP 800-38F KW) and AES Key Wrap with Padding
+// (RFC 5649, KWP), for the Key Wrapping Specification of Get (KMIP 1.4
+// §2.1.6, Block Cipher Mode NIST Key Wrap and AES Key Wrap Padding) and
+// the Key Wrapping Data of Register. They run on plaintext keys in process
+// memory, which the callers clear.
+
+var (
+	kwIV  = [8]byte{0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6} // RFC 3394 §2.2.3.1
+	kwpIV = [4]byte{0xA6, 0x59, 0x59, 0xA6}                         // RFC 5649 §3
+)
+
+var errKeyWrap = errors.New("key wrap: integrity check failed or bad length")
+
+// aesWrap is RFC 3394 §2.2.1 with the given initial value: plaintext is
+// n >= 2 64-bit blocks.
+func aesWrap(kek []byte, iv [8]byte, plaintext []byte) ([]byte, error) {
+	if len(plaintext) < 16 || len(plaintext)%8 != 0 {
+		return nil, errKeyWrap
+	}
+	block, err := aes.NewCipher(kek)
+	if err != nil {
+		return nil, err
+	}
+	n := len(plaintext) / 8
+	out := make([]byte, 8+len(plaintext))
+	copy(out[8:], plaintext)
+	var a [8]byte = iv
+	var b [16]byte
+	for j := 0; j < 6; j++ {
+		for i := 1; i <= n; i++ {
+			copy(b[:8], a[:])
+			copy(b[8:], out[8*i:8*i+8])
+			block.Encrypt(b[:], b[:])
+			t := uint64(n*j + i)
+			binary.BigEndian.PutUint64(a[:], binary.BigEndian.Uint64(b[:8])^t)
+			copy(out[8*i:8*i+8], b[8:])
+		}
+	}
+	copy(out[:8], a[:])
+	clear(b[:])
+	return out, nil
+}
+
+// aesUnwrap is RFC 3394 §2.2.2 without the final check; it returns the
+// recovered initial value and the plaintext.
+func aesUnwrap(kek, ciphertext []byte) ([8]byte, []byte, error) {
+	var a [8]byte
+	if len(ciphertext) < 24 || len(ciphertext)%8 != 0 {
+		return a, nil, errKeyWrap
+	}
+	block, err := aes.NewCipher(kek)
+	if err != nil {
+		return a, nil, err
+	}
+	n := len(ciphertext)/8 - 1
+	r := make([]byte, 8*n)
+	copy(a[:], ciphertext[:8])
+	copy(r, ciphertext[8:])
+	var b [16]byte
+	for j := 5; j >= 0; j-- {
+		for i := n; i >= 1; i-- {
+			t := uint64(n*j + i)
+			binary.BigEndian.PutUint64(b[:8], binary.BigEndian.Uint64(a[:])^t)
+			copy(b[8:], r[8*(i-1):8*i])
+			block.Decrypt(b[:], b[:])
+			copy(a[:], b[:8])
+			copy(r[8*(i-1):8*i], b[8:])
+		}
+	}
+	clear(b[:])
+	return a, r, nil
+}
+
+// keyWrap is RFC 3394 AES Key Wrap with the default initial value.
+func keyWrap(kek, plaintext []byte) ([]byte, error) { return aesWrap(kek, kwIV, plaintext) }
+
+// keyUnwrap is RFC 3394 AES Key Unwrap; the integrity check is constant
+// time.
+func keyUnwrap(kek, ciphertext []byte) ([]byte, error) {
+	a, p, err := aesUnwrap(kek, ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(a[:], kwIV[:]) != 1 {
+		clear(p)
+		return nil, errKeyWrap
+	}
+	return p, nil
+}
+
+// keyWrapPad is RFC 5649 §4.1 AES Key Wrap with Padding.
+func keyWrapPad(kek, plaintext []byte) ([]byte, error) {
+	if len(plaintext) == 0 || uint64(len(plaintext)) > 1<<32-1 {
+		return nil, errKeyWrap
+	}
+	var aiv [8]byte
+	copy(aiv[:4], kwpIV[:])
+	binary.BigEndian.PutUint32(aiv[4:], uint32(len(plaintext)))
+	padded := make([]byte, (len(plaintext)+7)/8*8)
+	copy(padded, plaintext)
+	defer clear(padded)
+	if len(padded) == 8 {
+		// One block: a single AES encryption of AIV | P (§4.1).
+		block, err := aes.NewCipher(kek)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 16)
+		copy(out, aiv[:])
+		copy(out[8:], padded)
+		block.Encrypt(out, out)
+		return out, nil
+	}
+	return aesWrap(kek, aiv, padded)
+}
+
+// keyUnwrapPad is RFC 5649 §4.2 AES Key Unwrap with Padding.
+func keyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
+	var a [8]byte
+	var p []byte
+	switch {
+	case len(ciphertext) == 16:
+		block, err := aes.NewCipher(kek)
+		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, 16)
+		block.Decrypt(b, ciphertext)
+		copy(a[:], b[:8])
+		p = b[8:]
+		clear(b[:8])
+	case len(ciphertext) >= 24 && len(ciphertext)%8 == 0:
+		var err error
+		if a, p, err = aesUnwrap(kek, ciphertext); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errKeyWrap
+	}
+	// §3: check the AIV, the length and the zero padding together, so a
+	// failure does not tell which one failed.
+	mli := int(binary.BigEndian.Uint32(a[4:]))
+	ok := subtle.ConstantTimeCompare(a[:4], kwpIV[:])
+	if mli > len(p) || mli <= len(p)-8 {
+		ok = 0
+	} else {
+		var pad byte
+		for _, c := range p[mli:] {
+			pad |= c
+		}
+		ok &= subtle.ConstantTimeByteEq(pad, 0)
+	}
+	if ok != 1 {
+		clear(p)
+		return nil, errKeyWrap
+	}
+	return p[:mli], nil
+}
