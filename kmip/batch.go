@@ -84,23 +84,27 @@ func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver Proto
 	resp := &ResponseMessage{Header: ResponseHeader{ProtocolVersion: ver}}
 	opt := msg.Header.BatchErrorContinuationOption
 	switch opt {
-	case 0, BatchErrorContinuationOptionStop, BatchErrorContinuationOptionContinue:
+	case 0, BatchErrorContinuationOptionStop, BatchErrorContinuationOptionContinue, BatchErrorContinuationOptionUndo:
 	default:
-		// KMIP 1.4 §6.13: a server that does not support Undo rejects
-		// the entire request.
 		resp.BatchItems = []ResponseBatchItem{{
 			ResultStatus:  ResultStatusOperationFailed,
-			ResultReason:  ResultReasonFeatureNotSupported,
-			ResultMessage: "batch error continuation option " + opt.String() + " is not supported",
+			ResultReason:  ResultReasonInvalidField,
+			ResultMessage: "unknown batch error continuation option " + opt.String(),
 		}}
 		return resp
 	}
+	// Undo IS supported, deliberately (the lead's decision): the mandatory
+	// OASIS vectors AX-M-1/2 send it, and the service snapshots what an
+	// item changes (service.prepareUndo). TestBatchUndo covers it.
+	// undos[i] reverses item i when an Undo batch fails (KMIP 1.4 §6.13).
+	var undos []func(context.Context) error
 	resp.BatchItems = make([]ResponseBatchItem, 0, len(msg.BatchItems))
 	placeholder := ""
 	for i := range msg.BatchItems {
 		item := &msg.BatchItems[i]
 		out := ResponseBatchItem{Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID}
 		var payload ttlv.Value
+		var undo func(context.Context) error
 		err := item.Err
 		if err == nil {
 			req := &Request{
@@ -114,6 +118,10 @@ func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver Proto
 				BatchIndex:    i,
 			}
 			payload, err = serveItem(ctx, h, req, opts.Logger)
+			undo = req.undo
+		}
+		if opt == BatchErrorContinuationOptionUndo {
+			undos = append(undos, undo)
 		}
 		if err != nil {
 			out.ResultStatus = ResultStatusOperationFailed
@@ -130,6 +138,9 @@ func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver Proto
 			}
 		}
 		resp.BatchItems = append(resp.BatchItems, out)
+		if err != nil && opt == BatchErrorContinuationOptionUndo {
+			undoBatch(ctx, resp.BatchItems[:len(resp.BatchItems)-1], undos, opts.Logger)
+		}
 		if err != nil && opt != BatchErrorContinuationOptionContinue {
 			// KMIP 1.4 §11.43: with Stop, items not processed are not
 			// returned.
@@ -137,6 +148,26 @@ func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver Proto
 		}
 	}
 	return resp
+}
+
+// undoBatch reverses the items processed before a failure, newest first
+// (KMIP 1.4 §11.43: "Batch items that had been processed have been undone
+// and their responses are returned with Undone result status"). An item
+// whose handler registered no undo changed nothing; one whose undo fails
+// keeps its result, because it was not undone.
+func undoBatch(ctx context.Context, done []ResponseBatchItem, undos []func(context.Context) error, logger hclog.Logger) {
+	for i := len(done) - 1; i >= 0; i-- {
+		if i < len(undos) && undos[i] != nil {
+			if err := undos[i](ctx); err != nil {
+				if logger != nil {
+					logger.Error("undo failed; the item keeps its result", "operation", done[i].Operation.String(), "error", err)
+				}
+				continue
+			}
+		}
+		done[i].ResultStatus = ResultStatusOperationUndone
+		done[i].Payload = ttlv.Value{}
+	}
 }
 
 // serveItem runs one handler, turning a panic into General Failure. The

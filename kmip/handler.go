@@ -25,7 +25,21 @@ type Request struct {
 	IDPlaceholder string
 	// BatchIndex is the item's position in the batch, from 0.
 	BatchIndex int
+
+	undo func(context.Context) error
 }
+
+// UndoRequested reports whether the batch asked for Batch Error
+// Continuation Option Undo (KMIP 1.4 §6.13): a handler that changes state
+// then registers how to reverse it with OnUndo.
+func (r *Request) UndoRequested() bool {
+	return r.Header != nil && r.Header.BatchErrorContinuationOption == BatchErrorContinuationOptionUndo
+}
+
+// OnUndo registers f to reverse this item's effects if a later item of an
+// Undo batch fails. The item is then answered Operation Undone; if f fails,
+// the item keeps its original result, since it was not undone.
+func (r *Request) OnUndo(f func(context.Context) error) { r.undo = f }
 
 // UniqueIdentifier returns the request payload's Unique Identifier, or the
 // ID Placeholder when the payload has none.

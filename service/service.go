@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -73,6 +74,7 @@ func New(opts ...Option) *Service {
 		ServerInformation:    nil,
 		Capabilities: kmip.Capabilities{
 			BatchContinue: true,
+			BatchUndo:     true,
 			DestroyAction: kmip.DestroyActionKeyMaterialDeleted,
 		},
 	}
@@ -115,7 +117,11 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 		err     error
 	)
 	if dec.Allowed {
+		restore := s.prepareUndo(ctx, req)
 		payload, err = s.mux.ServeKMIP(ctx, req)
+		if err == nil && restore != nil {
+			req.OnUndo(restore(payload))
+		}
 	} else {
 		err = kmip.Errorf(kmip.ResultReasonPermissionDenied, "%s", dec.Reason)
 	}
@@ -156,4 +162,53 @@ func objectIDOf(req *kmip.Request, payload ttlv.Value) string {
 	}
 	id, _ := req.UniqueIdentifier()
 	return id
+}
+
+// prepareUndo snapshots what an item of an Undo batch (KMIP 1.4 §6.13) may
+// change, so that the batch can be reversed if a later item fails: the
+// object it names. The returned function, given the item's response,
+// builds the undo: delete the objects the item created and put the named
+// object back as it was. It is nil outside Undo batches and for operations
+// without a store (then nothing is snapshotted: no cost on the hot path).
+func (s *Service) prepareUndo(ctx context.Context, req *kmip.Request) func(ttlv.Value) func(context.Context) error {
+	if !req.UndoRequested() || s.store == nil {
+		return nil
+	}
+	var before *objects.Object
+	if id, ok := req.UniqueIdentifier(); ok {
+		if o, err := s.store.Get(ctx, id); err == nil {
+			before = o
+		}
+	}
+	return func(payload ttlv.Value) func(context.Context) error {
+		var created []string
+		switch req.Operation {
+		case kmip.OperationCreate, kmip.OperationRegister, kmip.OperationCreateKeyPair, kmip.OperationReKey,
+			kmip.OperationReKeyKeyPair, kmip.OperationDeriveKey, kmip.OperationCertify, kmip.OperationReCertify:
+			for _, tag := range []ttlv.Tag{kmip.TagUniqueIdentifier, kmip.TagPrivateKeyUniqueIdentifier, kmip.TagPublicKeyUniqueIdentifier} {
+				for _, v := range payload.All(tag) {
+					if v.Type == ttlv.TypeTextString && (before == nil || v.Text() != before.ID) {
+						created = append(created, v.Text())
+					}
+				}
+			}
+		}
+		return func(ctx context.Context) error {
+			for _, id := range created {
+				if err := s.store.Delete(ctx, id); err != nil && !errors.Is(err, objects.ErrNotFound) {
+					return err
+				}
+			}
+			if before != nil {
+				_, err := s.store.Update(ctx, before.ID, func(o *objects.Object) error {
+					rev, created, updated := o.Revision, o.Created, o.Updated
+					*o = *before
+					o.Revision, o.Created, o.Updated = rev, created, updated
+					return nil
+				})
+				return err
+			}
+			return nil
+		}
+	}
 }
