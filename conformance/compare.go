@@ -39,7 +39,7 @@ func parseExpected(raw []byte, names *kmip.Names) (expected, error) {
 				return ttlv.Value{}, false, err
 			}
 			phs = append(phs, PlaceholderUse{Tag: tag, Type: typ, Token: s})
-			m := ttlv.Int(tag, int32(len(phs)-1))
+			m := ttlv.Long(tag, int64(len(phs)-1))
 			m.Type = markerType
 			return m, true, nil
 		},
@@ -53,7 +53,7 @@ func parseExpected(raw []byte, names *kmip.Names) (expected, error) {
 
 func toExpected(v ttlv.Value, phs []PlaceholderUse) expected {
 	if v.Type == markerType {
-		p := phs[v.Int()]
+		p := phs[v.Long()]
 		tok, _ := parseToken(p.Token) // checked by the hook
 		return expected{v: ttlv.Value{Tag: p.Tag, Type: p.Type}, ph: &p, tok: tok}
 	}
@@ -100,6 +100,12 @@ type comparer struct {
 	loose map[ttlv.Tag]string
 	// reqItem is the request batch item of the batch item compared.
 	reqItem ttlv.Value
+	// allAttributes: the payload compared answers a request for every
+	// attribute (rule all-attributes).
+	allAttributes bool
+	// preceding are the actual items before the one compared, which name
+	// the enumeration of a 1.x Attribute Value in messages.
+	preceding []ttlv.Value
 	// generated: the batch item is a Get or Export of an object the server
 	// generated (rule generated-key-material); inKeyValue: below its Key
 	// Value.
@@ -135,12 +141,14 @@ func (c *comparer) message(e expected, a, req ttlv.Value) *Difference {
 		if d := c.value(path, eItems[i], aItems[i]); d != nil {
 			return d
 		}
+		c.b.recordItem(aItems[i], c.reqItem, c.names)
 	}
 	if len(eItems) != len(aItems) {
 		return c.diff("", RuleBatchItems, "got %d batch items, want %d", len(aItems), len(eItems))
 	}
-	c.loose = nil
-	return c.children("", e.kids, a.Children())
+	// The header, and nothing but the header besides the batch items.
+	c.loose = map[ttlv.Tag]string{}
+	return c.children("", filterExpected(e.kids, kmip.TagBatchItem, false), filterActual(a.Children(), kmip.TagBatchItem))
 }
 
 // value compares one item.
@@ -182,12 +190,39 @@ func (c *comparer) value(path string, e expected, a ttlv.Value) *Difference {
 		if !sameLength(e.v, a) {
 			return c.diff(path, rule, "got %s, want %s (compared by type and length)", c.describe(a), c.describe(e.v))
 		}
+		c.b.used[rule] = true
 		return nil
 	}
-	if !equalPrimitive(e.v, a) {
-		return c.diff(path, "", "got %s, want %s", c.describe(a), c.describe(e.v))
+	if equalPrimitive(e.v, a) {
+		return nil
+	}
+	if (e.v.Type == ttlv.TypeDateTime || e.v.Type == ttlv.TypeDateTimeExtended) && !c.vec.RequestTimes[e.v.Raw64()] {
+		// Rule reference-clock: a date no request sent is the
+		// reference server's clock.
+		if d := c.window(path, RuleReferenceClock, describeLiteral(e.v), 0, a); d != nil {
+			return d
+		}
+		c.b.used[RuleReferenceClock] = true
+		return nil
+	}
+	return c.diff(path, "", "got %s, want %s", c.describe(a), c.describe(e.v))
+}
+
+// window checks that a Date-Time lies between the start of the file and
+// now, shifted by offset, give or take the slack (rules placeholder-now
+// and reference-clock).
+func (c *comparer) window(path, rule, want string, offset time.Duration, a ttlv.Value) *Difference {
+	lo := c.start.Add(offset - c.slack).Truncate(time.Second)
+	hi := c.now.Add(offset + c.slack)
+	if t := a.Time(); t.Before(lo) || t.After(hi) {
+		return c.diff(path, rule, "got %s, want %s: between %s and %s", c.describe(a), want, lo.Format(time.RFC3339), hi.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// describeLiteral names a vector's literal date.
+func describeLiteral(v ttlv.Value) string {
+	return "the reference run's " + v.Time().Format(time.RFC3339)
 }
 
 // resultStatus compares a batch item's Result Status first, and says why
@@ -249,6 +284,7 @@ func (c *comparer) children(path string, ek []expected, ak []ttlv.Value) *Differ
 			name = fmt.Sprintf("%s[%d]", name, seen[t])
 		}
 		seen[t]++
+		c.preceding = ak[:i]
 		if ak[i].Tag != t {
 			if slices.ContainsFunc(ak[i:], func(x ttlv.Value) bool { return x.Tag == t }) {
 				return c.diff(join(path, name), "", "unexpected %s before it", c.describe(ak[i]))
@@ -282,10 +318,8 @@ func (c *comparer) placeholder(path string, e expected, a ttlv.Value) *Differenc
 	switch e.tok.kind {
 	case kindNow:
 		// Rule placeholder-now.
-		lo := c.start.Add(e.tok.offset - c.slack).Truncate(time.Second)
-		hi := c.now.Add(e.tok.offset + c.slack)
-		if t := a.Time(); t.Before(lo) || t.After(hi) {
-			return c.diff(path, RuleNow, "got %s, want %s: between %s and %s", c.describe(a), ph.Token, lo.Format(time.RFC3339), hi.Format(time.RFC3339))
+		if d := c.window(path, RuleNow, ph.Token, e.tok.offset, a); d != nil {
+			return d
 		}
 		c.b.used[RuleNow] = true
 	case kindID, kindRandomID:
@@ -302,6 +336,7 @@ func (c *comparer) placeholder(path string, e expected, a ttlv.Value) *Differenc
 		if err := c.b.bind(ph.Token, a); err != nil {
 			return c.diff(path, RuleUniqueID, "got %s: %v", c.describe(a), err)
 		}
+		c.b.used[RuleUniqueID] = true
 	default:
 		// Rule placeholder-captured.
 		c.b.values[ph.Token] = a
@@ -320,22 +355,48 @@ func (c *comparer) payload(path string, e expected, a ttlv.Value) *Difference {
 		return c.attributes(path, e, a)
 	case kmip.OperationLocate:
 		return c.locate(path, e, a)
+	case kmip.OperationDiscoverVersions:
+		reqPayload, _ := c.reqItem.Child(kmip.TagRequestPayload)
+		if !reqPayload.Has(kmip.TagProtocolVersion) {
+			return c.versions(path, e, a)
+		}
 	case kmip.OperationRNGRetrieve:
 		c.loose[kmip.TagData] = RuleRNGOutput
-	case kmip.OperationEncrypt:
+	case kmip.OperationEncrypt, kmip.OperationDecrypt, kmip.OperationSign, kmip.OperationMAC:
+		// Rule unpredictable-crypto-output.
+		if id, ok := a.Child(kmip.TagUniqueIdentifier); ok && id.Type == ttlv.TypeTextString {
+			f := c.b.objects[id.Text()]
+			reqPayload, _ := c.reqItem.Child(kmip.TagRequestPayload)
+			asym := op == kmip.OperationEncrypt && f.objectType == kmip.ObjectTypePublicKey
+			randomSig := op == kmip.OperationSign && (f.randomizedSigner || randomizedSignature(reqPayload, c.names))
+			if f.generated || asym || randomSig {
+				for _, t := range cryptoOutputs {
+					c.loose[t] = RuleUnpredictable
+				}
+			}
+		}
 		// Rule server-chosen-iv.
 		reqPayload, _ := c.reqItem.Child(kmip.TagRequestPayload)
-		if !reqPayload.Has(kmip.TagIVCounterNonce) && hasExpected(e.kids, kmip.TagIVCounterNonce) {
+		if op == kmip.OperationEncrypt && !reqPayload.Has(kmip.TagIVCounterNonce) && hasExpected(e.kids, kmip.TagIVCounterNonce) {
 			for _, t := range []ttlv.Tag{kmip.TagData, kmip.TagIVCounterNonce, kmip.TagAuthenticatedEncryptionTag} {
 				c.loose[t] = RuleServerIV
 			}
 		}
 	case kmip.OperationGet, kmip.OperationExport:
-		if id, ok := a.Child(kmip.TagUniqueIdentifier); ok && id.Type == ttlv.TypeTextString && c.b.generated[id.Text()] {
+		if id, ok := a.Child(kmip.TagUniqueIdentifier); ok && id.Type == ttlv.TypeTextString && c.b.objects[id.Text()].generated {
 			c.generated = true
 		}
+	default:
+		// Compared exactly (rule exact).
 	}
 	return c.children(path, e.kids, a.Children())
+}
+
+// cryptoOutputs are the items of cryptographic responses that depend on
+// the key (rule unpredictable-crypto-output).
+var cryptoOutputs = []ttlv.Tag{
+	kmip.TagData, kmip.TagIVCounterNonce, kmip.TagAuthenticatedEncryptionTag,
+	kmip.TagSignatureData, kmip.TagMACData,
 }
 
 // operation is the operation of the request batch item being answered.
@@ -344,6 +405,42 @@ func (c *comparer) operation() kmip.Operation {
 		return kmip.Operation(op.Enum())
 	}
 	return 0
+}
+
+// versions compares the answer to a Discover Versions that named no
+// version: the vector's versions must come in the same order among the
+// server's, which may support more (rule discover-versions).
+func (c *comparer) versions(path string, e expected, a ttlv.Value) *Difference {
+	got := a.Children()
+	j := 0
+	for _, x := range e.kids {
+		found := false
+		for ; j < len(got); j++ {
+			trial := *c
+			trial.b = c.b.clone()
+			if trial.value(path, x, got[j]) == nil {
+				found = true
+				j++
+				break
+			}
+		}
+		if !found {
+			return c.diff(path, RuleDiscoverVersions, "%s is missing, or out of order", c.describeVersion(x.value()))
+		}
+	}
+	for _, g := range got {
+		if g.Tag != kmip.TagProtocolVersion {
+			return c.diff(path, RuleDiscoverVersions, "unexpected %s", c.describe(g))
+		}
+	}
+	c.b.used[RuleDiscoverVersions] = true
+	return nil
+}
+
+func (c *comparer) describeVersion(v ttlv.Value) string {
+	maj, _ := v.Child(kmip.TagProtocolVersionMajor)
+	minr, _ := v.Child(kmip.TagProtocolVersionMinor)
+	return fmt.Sprintf("Protocol Version %d.%d", maj.Int(), minr.Int())
 }
 
 // query compares a Query payload (rule query-profile).
@@ -394,6 +491,7 @@ func (c *comparer) query(path string, e expected, a ttlv.Value) *Difference {
 func policyAttribute(key string) bool {
 	switch key {
 	case "Original Creation Date", "OriginalCreationDate",
+		"Lease Time", "LeaseTime",
 		"Random Number Generator", "RandomNumberGenerator",
 		"Digest":
 		return true
@@ -434,6 +532,11 @@ func (c *comparer) attributes(path string, e expected, a ttlv.Value) *Difference
 			aRest = append(aRest, x)
 		}
 	}
+	// Rule all-attributes: Get Attribute List, and Get Attributes naming
+	// no attribute, ask for every attribute the object has.
+	reqPayload, _ := c.reqItem.Child(kmip.TagRequestPayload)
+	c.allAttributes = c.operation() == kmip.OperationGetAttributeList ||
+		!reqPayload.Has(kmip.TagAttributeName) && !reqPayload.Has(kmip.TagAttributeReference) && !reqPayload.Has(kmip.TagAttribute)
 	// The 2.x Attributes structure is itself compared as a set.
 	for i := range eRest {
 		if eRest[i].v.Tag != kmip.TagAttributes || i >= len(aRest) || aRest[i].Tag != kmip.TagAttributes {
@@ -477,7 +580,9 @@ func (c *comparer) attributeKey(v ttlv.Value) string {
 // value, for attributeKey; placeholders become empty values of their type.
 func (e expected) value() ttlv.Value {
 	if e.ph != nil {
-		return zeroOf(e.ph.Type)
+		z := zeroOf(e.ph.Type)
+		z.Tag = e.ph.Tag
+		return z
 	}
 	if e.v.Type != ttlv.TypeStructure {
 		return e.v
@@ -540,9 +645,30 @@ func (c *comparer) attributeSet(path string, ek []expected, ak []ttlv.Value) *Di
 			c.b.used[RulePolicyAttributes] = true
 			continue
 		}
+		if c.allAttributes && c.serverSet(key) {
+			c.b.used[RuleAllAttributes] = true
+			continue
+		}
 		return c.diff(path, RuleAttributeSet, "unexpected attribute %s", key)
 	}
 	return nil
+}
+
+// serverSet reports whether the attribute keyed key (1.x name or 2.x tag
+// name) is one the server sets: "Initially set by" names the server in its
+// table (KMIP 1.4 §3, 2.0 §4) (rule all-attributes).
+func (c *comparer) serverSet(key string) bool {
+	info, ok := kmip.AttributeByName(key)
+	if !ok {
+		tag, found := c.names.TagByName(key)
+		if !found {
+			return false
+		}
+		if info, ok = kmip.AttributeByTag(tag); !ok {
+			return false
+		}
+	}
+	return strings.Contains(info.InitiallySetBy, "Server")
 }
 
 // shape compares tags and types only (rule policy-attributes).
@@ -717,8 +843,9 @@ func equalPrimitive(e, a ttlv.Value) bool {
 		return bytes.Equal(e.Bytes(), a.Bytes())
 	case ttlv.TypeBigInteger:
 		return bytes.Equal(magnitude(e.Bytes()), magnitude(a.Bytes()))
+	default:
+		return e.Raw64() == a.Raw64()
 	}
-	return e.Raw64() == a.Raw64()
 }
 
 func magnitude(b []byte) []byte {
@@ -739,8 +866,9 @@ func sameLength(e, a ttlv.Value) bool {
 		return d >= -8 && d <= 8
 	case ttlv.TypeTextString, ttlv.TypeByteString:
 		return len(e.Bytes()) == len(a.Bytes())
+	default:
+		return true
 	}
-	return true
 }
 
 // describe prints an item for a difference. Byte Strings and Big
@@ -751,23 +879,26 @@ func (c *comparer) describe(v ttlv.Value) string {
 	case ttlv.TypeStructure:
 		return fmt.Sprintf("%s (structure of %d items)", name, len(v.Children()))
 	case ttlv.TypeTextString:
-		s := v.Text()
-		if len(s) > 60 {
-			s = s[:57] + "..."
+		s, limit := v.Text(), 60
+		if v.Tag == kmip.TagResultMessage {
+			limit = 200
+		}
+		if len(s) > limit {
+			s = s[:limit-3] + "..."
 		}
 		return name + " " + strconv.Quote(s)
 	case ttlv.TypeByteString, ttlv.TypeBigInteger:
 		return fmt.Sprintf("%s (%v, %d bytes)", name, v.Type, len(v.Bytes()))
 	case ttlv.TypeEnumeration:
-		if n, ok := c.names.EnumName(v.Tag, v.Enum()); ok {
+		if n, ok := c.names.EnumName(c.names.ValueTag(v.Tag, c.preceding), v.Enum()); ok {
 			return name + " " + n
 		}
 		return fmt.Sprintf("%s 0x%08X", name, v.Enum())
 	case ttlv.TypeInteger:
-		if bits := c.names.MaskBits(v.Tag); bits != nil {
+		if bits := c.names.MaskBits(c.names.ValueTag(v.Tag, c.preceding)); bits != nil {
 			var parts []string
 			for _, b := range bits {
-				if uint32(v.Int())&b.Value == b.Value && b.Value != 0 {
+				if bv := uint64(b.Value); v.Raw64()&bv == bv && bv != 0 {
 					parts = append(parts, b.Name)
 				}
 			}

@@ -13,7 +13,10 @@ import (
 )
 
 // Runner plays vectors against a live server: it sends request k as binary
-// TTLV, reads the reply and compares it with response k.
+// TTLV, reads the reply and compares it with response k. Within a series
+// (rule series) it remembers which objects the server generated from one
+// file to the next, so run a series's files on one Runner, in order. A
+// Runner is not safe for concurrent use.
 type Runner struct {
 	// Dial opens a connection to the server (mutual TLS in practice). Each
 	// vector gets its own connection. Required.
@@ -30,6 +33,11 @@ type Runner struct {
 	Now func() time.Time
 	// Limits bound the responses read. Zero fields: ttlv defaults.
 	Limits ttlv.Limits
+
+	// series is the series of the last vector run; objects is what its
+	// files learnt about the server's objects.
+	series  string
+	objects map[string]objectFacts
 }
 
 // Result is the outcome of one vector.
@@ -72,13 +80,17 @@ func (r *Runner) now() time.Time {
 
 // Run plays v and reports how it went. It never panics on a bad vector or
 // a bad response: both are a failed Result.
-func (r *Runner) Run(ctx context.Context, v *Vector) Result {
+func (r *Runner) Run(ctx context.Context, v *Vector) (res Result) {
 	names := r.names()
 	start := r.now()
-	res := Result{Name: v.Name(), ID: v.ID, Set: v.Set, Version: v.Version, Steps: len(v.Steps)}
+	res = Result{Name: v.Name(), ID: v.ID, Set: v.Set, Version: v.Version, Steps: len(v.Steps)}
 	b := newBindings()
+	if v.Series != "" && !v.SeriesStart && v.Series == r.series {
+		b.objects = r.objects
+	}
+	r.series, r.objects = v.Series, b.objects
 	defer func() {
-		res.Duration = time.Since(start)
+		res.Duration = r.now().Sub(start)
 		used := slices.Clone(v.Quirks)
 		for id := range b.used {
 			used = append(used, id)
@@ -88,7 +100,7 @@ func (r *Runner) Run(ctx context.Context, v *Vector) Result {
 	}()
 	fail := func(step int, rule, format string, args ...any) Result {
 		res.Step, res.Rule = step, rule
-		res.Difference = fmt.Sprintf(format, args...)
+		res.Difference = b.labelIDs(fmt.Sprintf(format, args...))
 		if step > 0 {
 			res.Line = v.Steps[step-1].ResponseLine
 			res.Operations = v.Steps[step-1].Operations
@@ -102,7 +114,7 @@ func (r *Runner) Run(ctx context.Context, v *Vector) Result {
 	if err != nil {
 		return fail(0, "", "connect: %v", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 
@@ -157,7 +169,6 @@ func (r *Runner) Run(ctx context.Context, v *Vector) Result {
 			return fail(k+1, d.Rule, "%s", d.String())
 		}
 		b = c.b
-		b.record(got)
 	}
 	res.Passed = true
 	return res

@@ -69,7 +69,7 @@ func parseToken(s string) (token, error) {
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !(c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+		if !tokenChar(c, i) {
 			return token{}, fmt.Errorf("placeholder %q: unexpected character %q", s, c)
 		}
 	}
@@ -86,6 +86,12 @@ func parseToken(s string) (token, error) {
 	return token{kind: kindCaptured, family: family}, nil
 }
 
+// tokenChar reports whether c may be byte i of a placeholder name: upper
+// case letters, underscores, and digits after the first.
+func tokenChar(c byte, i int) bool {
+	return c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9'
+}
+
 // bindings is the state of one conversation: what each placeholder stands
 // for, and what the responses so far returned.
 type bindings struct {
@@ -96,20 +102,20 @@ type bindings struct {
 	owner map[string]string
 	// latest holds, per tag, the last value of that tag in any response.
 	latest map[ttlv.Tag]ttlv.Value
-	// generated holds the identifiers of objects whose key material the
-	// server generated (Create, Create Key Pair, Derive Key, Re-key, ...).
-	generated map[string]bool
+	// objects holds what the conversation learnt about each object the
+	// server created or registered, by identifier.
+	objects map[string]objectFacts
 	// used records the conversation-level rules applied.
 	used map[string]bool
 }
 
 func newBindings() *bindings {
 	return &bindings{
-		values:    map[string]ttlv.Value{},
-		owner:     map[string]string{},
-		latest:    map[ttlv.Tag]ttlv.Value{},
-		generated: map[string]bool{},
-		used:      map[string]bool{},
+		values:  map[string]ttlv.Value{},
+		owner:   map[string]string{},
+		latest:  map[ttlv.Tag]ttlv.Value{},
+		objects: map[string]objectFacts{},
+		used:    map[string]bool{},
 	}
 }
 
@@ -117,11 +123,11 @@ func newBindings() *bindings {
 // it succeeds.
 func (b *bindings) clone() *bindings {
 	return &bindings{
-		values:    maps.Clone(b.values),
-		owner:     maps.Clone(b.owner),
-		latest:    b.latest, // only written between messages
-		generated: b.generated,
-		used:      maps.Clone(b.used),
+		values:  maps.Clone(b.values),
+		owner:   maps.Clone(b.owner),
+		latest:  b.latest, // written only after an item is compared
+		objects: b.objects,
+		used:    maps.Clone(b.used),
 	}
 }
 
@@ -142,6 +148,18 @@ func (b *bindings) bind(s string, v ttlv.Value) error {
 	b.values[s] = v
 	b.owner[identityKey(v)] = s
 	return nil
+}
+
+// labelIDs replaces in s every identifier bound to a label with the
+// label, so that a difference reads the same from run to run and says
+// which object it is about.
+func (b *bindings) labelIDs(s string) string {
+	for tok, v := range b.values {
+		if v.Type == ttlv.TypeTextString && len(v.Text()) >= 4 && strings.Contains(tok, "UNIQUE_IDENTIFIER") {
+			s = strings.ReplaceAll(s, v.Text(), tok)
+		}
+	}
+	return s
 }
 
 // errUnresolved: a request placeholder with nothing to stand for.
@@ -222,8 +240,9 @@ func (b *bindings) randomID(typ ttlv.Type, s string) (ttlv.Value, error) {
 			return ttlv.Value{}, fmt.Errorf("%s: %w", s, err)
 		}
 		return ttlv.Bytes(0, out), nil
+	default:
+		return ttlv.Value{}, fmt.Errorf("%s: a random identifier cannot be a %v", s, typ)
 	}
-	return ttlv.Value{}, fmt.Errorf("%s: a random identifier cannot be a %v", s, typ)
 }
 
 // unixZero is the epoch, for typed stand-ins.
@@ -235,8 +254,54 @@ func timeValue(typ ttlv.Type, t time.Time) (ttlv.Value, error) {
 		return ttlv.DateTime(0, t), nil
 	case ttlv.TypeDateTimeExtended:
 		return ttlv.DateTimeExtended(0, t), nil
+	default:
+		return ttlv.Value{}, fmt.Errorf("$NOW on a %v item", typ)
 	}
-	return ttlv.Value{}, fmt.Errorf("$NOW on a %v item", typ)
+}
+
+// objectFacts is what the runner knows of an object.
+type objectFacts struct {
+	// generated: the server generated its key material (Create, Create
+	// Key Pair, Derive Key, Re-key, ...).
+	generated bool
+	// objectType is its Object Type, 0 when unknown.
+	objectType kmip.ObjectType
+	// randomizedSigner: its attributes name a signature scheme with a
+	// random input (PSS, DSA, ECDSA).
+	randomizedSigner bool
+}
+
+// randomizedSignature reports whether v (a request payload, or
+// attributes) names a signature scheme with a random input: RSASSA-PSS
+// (PKCS #1 v2.2 §8.1), DSA or ECDSA (FIPS 186-4 §4.5, §6.3). 1.x attribute
+// values are read through names.
+func randomizedSignature(v ttlv.Value, names *kmip.Names) bool {
+	found := false
+	var visit func(x ttlv.Value, preceding []ttlv.Value)
+	visit = func(x ttlv.Value, preceding []ttlv.Value) {
+		if x.Type == ttlv.TypeEnumeration {
+			switch names.ValueTag(x.Tag, preceding) {
+			case kmip.TagPaddingMethod:
+				found = found || kmip.PaddingMethod(x.Enum()) == kmip.PaddingMethodPSS
+			case kmip.TagCryptographicAlgorithm:
+				switch kmip.CryptographicAlgorithm(x.Enum()) {
+				case kmip.CryptographicAlgorithmDSA, kmip.CryptographicAlgorithmECDSA, kmip.CryptographicAlgorithmEC:
+					found = true
+				default:
+				}
+			case kmip.TagDigitalSignatureAlgorithm:
+				d := kmip.DigitalSignatureAlgorithm(x.Enum())
+				found = found || d >= kmip.DigitalSignatureAlgorithmRSASSAPSS && d <= kmip.DigitalSignatureAlgorithmECDSAWithSHA512
+			default:
+			}
+		}
+		kids := x.Children()
+		for i := range kids {
+			visit(kids[i], kids[:i])
+		}
+	}
+	visit(v, nil)
+	return found
 }
 
 // generatingOperations create objects whose key material the server
@@ -250,30 +315,49 @@ var generatingOperations = map[kmip.Operation]bool{
 	kmip.OperationCreateSplitKey: true,
 }
 
-// record notes what a response returned: the latest value of every tag,
-// and the identifiers of generated objects.
-func (b *bindings) record(resp ttlv.Value) {
-	for _, bi := range resp.All(kmip.TagBatchItem) {
-		op, _ := bi.Child(kmip.TagOperation)
-		payload, ok := bi.Child(kmip.TagResponsePayload)
-		if !ok {
+// recordItem notes what a response batch item returned: the latest value
+// of every tag, and what it says of the objects it created or registered.
+// It runs as soon as the item is compared, so that later items of the same
+// batch see it (TL-M-2: Create + Get).
+func (b *bindings) recordItem(resp, req ttlv.Value, names *kmip.Names) {
+	payload, ok := resp.Child(kmip.TagResponsePayload)
+	if !ok {
+		return
+	}
+	walk(payload, func(x ttlv.Value) {
+		if x.Type != ttlv.TypeStructure {
+			b.latest[x.Tag] = x
+		}
+	})
+	op, _ := resp.Child(kmip.TagOperation)
+	generating := generatingOperations[kmip.Operation(op.Enum())]
+	reqPayload, _ := req.Child(kmip.TagRequestPayload)
+	randomized := randomizedSignature(reqPayload, names)
+	objType, ok := payload.Child(kmip.TagObjectType)
+	if !ok {
+		objType, _ = reqPayload.Child(kmip.TagObjectType) // Register
+	}
+	for _, c := range payload.Children() {
+		if c.Type != ttlv.TypeTextString {
 			continue
 		}
-		walk(payload, func(x ttlv.Value) {
-			if x.Type != ttlv.TypeStructure {
-				b.latest[x.Tag] = x
-			}
-		})
-		if !generatingOperations[kmip.Operation(op.Enum())] {
+		var t kmip.ObjectType
+		switch c.Tag {
+		case kmip.TagUniqueIdentifier:
+			t = kmip.ObjectType(objType.Enum())
+		case kmip.TagPrivateKeyUniqueIdentifier:
+			t = kmip.ObjectTypePrivateKey
+		case kmip.TagPublicKeyUniqueIdentifier:
+			t = kmip.ObjectTypePublicKey
+		default:
 			continue
 		}
-		for _, c := range payload.Children() {
-			switch c.Tag {
-			case kmip.TagUniqueIdentifier, kmip.TagPrivateKeyUniqueIdentifier, kmip.TagPublicKeyUniqueIdentifier:
-				if c.Type == ttlv.TypeTextString {
-					b.generated[c.Text()] = true
-				}
-			}
+		f := b.objects[c.Text()]
+		f.generated = f.generated || generating
+		f.randomizedSigner = f.randomizedSigner || randomized
+		if t != 0 {
+			f.objectType = t
 		}
+		b.objects[c.Text()] = f
 	}
 }

@@ -58,9 +58,10 @@ func newVectorTLS(t testing.TB) *vectorTLS {
 	}
 }
 
-// vectorServer is a kmipd serving one vector file: the real service over a
-// fresh bbolt store and audit log in its own directory, on a shared HSM
-// token, behind real TLS on 127.0.0.1:0 (rule clean-store).
+// vectorServer is a kmipd serving one vector file (or one series of
+// them): the real service over a fresh bbolt store and audit log, on a
+// shared HSM token, behind real TLS on 127.0.0.1:0 (rules clean-store and
+// series).
 type vectorServer struct {
 	addr  string
 	srv   *kmip.Server
@@ -71,9 +72,11 @@ type vectorServer struct {
 
 var vectorServerSeq atomic.Int64
 
-func startVectorServer(t testing.TB, hsm *hsmbackend.Backend, tc *vectorTLS) *vectorServer {
+// startVectorServer starts a server whose files live in dataDir, which
+// may outlive t (a series spans several subtests).
+func startVectorServer(t testing.TB, dataDir string, hsm *hsmbackend.Backend, tc *vectorTLS) *vectorServer {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "srv"+strconv.FormatInt(vectorServerSeq.Add(1), 10))
+	dir := filepath.Join(dataDir, "srv"+strconv.FormatInt(vectorServerSeq.Add(1), 10))
 	store, err := objects.Open(dir+".db", objects.Options{})
 	if err != nil {
 		t.Fatalf("conformance: open store: %v", err)

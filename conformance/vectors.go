@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -54,6 +55,15 @@ type Vector struct {
 	// Quirks lists the IDs of the rules (see Rules) that had to be applied
 	// to read the file: a malformed end, replies out of order.
 	Quirks []string
+	// Series names the series of files the vector belongs to, "" for
+	// none; SeriesStart is true for the first file of a series that ran
+	// (rule series). A server keeps its store from one file of a series to
+	// the next.
+	Series      string
+	SeriesStart bool
+	// RequestTimes holds the literal Date-Time values of the requests
+	// (rule reference-clock).
+	RequestTimes map[uint64]bool
 	// SetOperations and SetObjectTypes are the operations and object
 	// types that the requests of all the vectors of the same set use,
 	// sorted: what Query must report for the set's profile (rule
@@ -104,6 +114,7 @@ type message struct {
 	ops     []kmip.Operation
 	phs     []PlaceholderUse
 	tags    map[ttlv.Tag]bool
+	times   []uint64 // the Date-Time values of a request
 }
 
 // ParseVector reads the vector file data (named path, in set).
@@ -123,9 +134,22 @@ func ParseVector(path, set string, data []byte, names *kmip.Names) (*Vector, err
 	if trailing {
 		v.Quirks = append(v.Quirks, RuleTrailingContent)
 	}
+	collapsed := false
+	for i := range msgs {
+		if raw, ok := collapseAttributeNames(msgs[i].raw); ok {
+			msgs[i].raw, collapsed = raw, true
+		}
+	}
+	if collapsed {
+		v.Quirks = append(v.Quirks, RuleExtractionWhitespace)
+	}
+	v.RequestTimes = map[uint64]bool{}
 	for i := range msgs {
 		if err := scanMessage(&msgs[i], names); err != nil {
 			return nil, fmt.Errorf("vector %s: line %d: %w", path, msgs[i].line, err)
+		}
+		for _, t := range msgs[i].times {
+			v.RequestTimes[t] = true
 		}
 	}
 	steps, reordered, err := pairMessages(msgs)
@@ -201,6 +225,25 @@ func splitMessages(data []byte) (msgs []message, trailing bool, err error) {
 	}
 }
 
+// attributeNameRE matches a 1.x Attribute Name whose value holds a run of
+// whitespace.
+var attributeNameRE = regexp.MustCompile(`(<AttributeName\s+type="TextString"\s+value=")([^"]*\s\s[^"]*)(")`)
+
+// collapseAttributeNames collapses runs of whitespace in Attribute Names:
+// the 1.0-1.2 set was extracted from HTML with its line wraps left in
+// ("Unique   Identifier"), which no server knows (rule
+// extraction-whitespace). It reports whether anything changed.
+func collapseAttributeNames(raw []byte) ([]byte, bool) {
+	if !attributeNameRE.Match(raw) {
+		return raw, false
+	}
+	return attributeNameRE.ReplaceAllFunc(raw, func(m []byte) []byte {
+		p := attributeNameRE.FindSubmatch(m)
+		name := strings.Join(strings.Fields(string(p[2])), " ")
+		return []byte(string(p[1]) + name + string(p[3]))
+	}), true
+}
+
 func lineAt(data []byte, off int64) int {
 	if off > int64(len(data)) {
 		off = int64(len(data))
@@ -209,8 +252,8 @@ func lineAt(data []byte, off int64) int {
 }
 
 // scanMessage parses a message once at load time with placeholders
-// replaced by typed zero values, to check that it parses and to record its
-// operations, placeholders and tags.
+// replaced by markers, to check that it parses and to record its
+// operations, placeholders, tags and request dates.
 func scanMessage(m *message, names *kmip.Names) error {
 	opts := ttlv.XMLOptions{
 		Names: names,
@@ -219,7 +262,9 @@ func scanMessage(m *message, names *kmip.Names) error {
 				return ttlv.Value{}, false, err
 			}
 			m.phs = append(m.phs, PlaceholderUse{Tag: tag, Type: typ, Token: s})
-			return zeroOf(typ), true, nil
+			marker := ttlv.Long(tag, 0)
+			marker.Type = markerType
+			return marker, true, nil
 		},
 	}
 	v, err := opts.Unmarshal(m.raw)
@@ -227,7 +272,12 @@ func scanMessage(m *message, names *kmip.Names) error {
 		return err
 	}
 	m.tags = map[ttlv.Tag]bool{}
-	walk(v, func(x ttlv.Value) { m.tags[x.Tag] = true })
+	walk(v, func(x ttlv.Value) {
+		m.tags[x.Tag] = true
+		if m.request && (x.Type == ttlv.TypeDateTime || x.Type == ttlv.TypeDateTimeExtended) {
+			m.times = append(m.times, x.Raw64())
+		}
+	})
 	for _, bi := range v.All(kmip.TagBatchItem) {
 		if op, ok := bi.Child(kmip.TagOperation); ok {
 			m.ops = append(m.ops, kmip.Operation(op.Enum()))
@@ -403,6 +453,7 @@ func LoadVectors(root string, sets []string, names *kmip.Names) ([]*Vector, erro
 			return nil, fmt.Errorf("load vectors: set %s: no .xml file in %s", set, dir)
 		}
 		sort.Slice(vs, func(i, j int) bool { return naturalLess(vs[i].ID, vs[j].ID) })
+		vs = orderSeries(vs)
 		fillSetProfile(vs, names)
 		all = append(all, vs...)
 	}
@@ -410,11 +461,11 @@ func LoadVectors(root string, sets []string, names *kmip.Names) ([]*Vector, erro
 }
 
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(filepath.Clean(path))
 	if err != nil {
 		return nil, fmt.Errorf("load vectors: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	data, err := io.ReadAll(io.LimitReader(f, maxVectorSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("load vectors: %s: %w", path, err)
@@ -496,6 +547,75 @@ func fillSetProfile(vs []*Vector, names *kmip.Names) {
 	for _, v := range vs {
 		v.SetOperations, v.SetObjectTypes = opList, typeList
 	}
+}
+
+// series are the files that continue one conversation: a later file
+// Locates and destroys what an earlier one created (SASED-M-3 finds the
+// Secret Data SASED-M-2 registered; TL-M-3 the key of TL-M-2; TC-CREG-2
+// and -3 the objects of TC-CREG-1; TC-OTP-1..5 the one-time pad of
+// TC-OTP-SETUP-1, removed by TC-OTP-CLEANUP-1). TC-OTP-SETUP-2 registers
+// another pad under the same name, so it is the alternative setup and runs
+// alone: names are unique in a server (KMIP 1.4 §3.2). Members are named
+// without the version suffix, in the order they run (rule series).
+var series = map[string][]string{
+	"SASED-M": {"SASED-M-1", "SASED-M-2", "SASED-M-3"},
+	"TL-M":    {"TL-M-1", "TL-M-2", "TL-M-3"},
+	"TC-CREG": {"TC-CREG-1", "TC-CREG-2", "TC-CREG-3"},
+	"TC-OTP": {"TC-OTP-SETUP-1", "TC-OTP-1", "TC-OTP-2", "TC-OTP-3", "TC-OTP-4", "TC-OTP-5",
+		"TC-OTP-CLEANUP-1"},
+}
+
+// seriesOf returns the series of a vector ID ("TL-M-2-14") and its
+// position in it, or "" when it belongs to none.
+func seriesOf(id string) (string, int) {
+	stem := id
+	if i := strings.LastIndexByte(id, '-'); i > 0 && digitRun(id[i+1:]) == id[i+1:] {
+		stem = id[:i] // drop the version suffix
+	}
+	for name, members := range series {
+		if i := slices.Index(members, stem); i >= 0 {
+			return name, i
+		}
+	}
+	return "", 0
+}
+
+// orderSeries puts the members of each series together, in series order,
+// where the first of them stands in vs; it marks each member and the
+// first one of each series.
+func orderSeries(vs []*Vector) []*Vector {
+	groups := map[string][]*Vector{}
+	for _, v := range vs {
+		if name, _ := seriesOf(v.ID); name != "" {
+			v.Series = name
+			groups[name] = append(groups[name], v)
+		}
+	}
+	out := make([]*Vector, 0, len(vs))
+	for _, v := range vs {
+		if v.Series == "" {
+			out = append(out, v)
+			continue
+		}
+		g, ok := groups[v.Series]
+		if !ok {
+			continue // placed with the first member already
+		}
+		delete(groups, v.Series)
+		sort.SliceStable(g, func(i, j int) bool {
+			_, a := seriesOf(g[i].ID)
+			_, b := seriesOf(g[j].ID)
+			return a < b
+		})
+		for i, m := range g {
+			m.SeriesStart = i == 0
+			if i > 0 {
+				m.Quirks = append(m.Quirks, RuleSeries)
+			}
+		}
+		out = append(out, g...)
+	}
+	return out
 }
 
 // naturalLess orders IDs with their numbers compared as numbers:

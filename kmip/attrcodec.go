@@ -167,7 +167,7 @@ func EncodeAttribute(a Attribute, ver ProtocolVersion, withIndex bool) ttlv.Valu
 	f := make([]ttlv.Value, 0, 3)
 	f = append(f, ttlv.Text(TagAttributeName, a.Name))
 	if withIndex {
-		f = append(f, ttlv.Int(TagAttributeIndex, int32(a.Index)))
+		f = append(f, ttlv.Int(TagAttributeIndex, int32(a.Index))) //nolint:gosec // an index comes from an Integer or counts a request's items, which ttlv.Limits bounds
 	}
 	f = append(f, v)
 	return ttlv.Struct(TagAttribute, f...)
@@ -189,9 +189,10 @@ func EncodeAttributes(attrs []Attribute, ver ProtocolVersion, withIndex bool) []
 	return out
 }
 
-// AttributeReference identifies an attribute in a 2.x request (Attribute
-// Reference: an enumeration holding the attribute's tag, or a structure
-// naming a vendor attribute; 2.0 §7.3) or a 1.x Attribute Name.
+// ParseAttributeReference names the attribute an attribute reference
+// identifies: in a 2.x request an Attribute Reference (an enumeration
+// holding the attribute's tag, or a structure naming a vendor attribute;
+// 2.0 §7.3), in a 1.x request an Attribute Name.
 func ParseAttributeReference(v ttlv.Value) (string, error) {
 	switch {
 	case v.Tag == TagAttributeName && v.Type == ttlv.TypeTextString:

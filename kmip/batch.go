@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
 	"github.com/kmipd/kmipd/ttlv"
 )
 
@@ -212,6 +213,7 @@ func producedID(op Operation, payload ttlv.Value) (string, bool) {
 		if v, ok := payload.Child(TagUniqueIdentifier); ok && v.Type == ttlv.TypeTextString {
 			return v.Text(), true
 		}
+	default:
 	}
 	return "", false
 }

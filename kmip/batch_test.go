@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+
 	"github.com/kmipd/kmipd/ttlv"
 )
 
@@ -157,18 +158,21 @@ func TestHandleMessageBatch(t *testing.T) {
 			handled: []Operation{opFail, opOK, opFail, opOK},
 		},
 		{
-			// KMIP 1.4 §6.14: a server that does not support Undo rejects
-			// the whole request; nothing runs.
-			name:   "undo is refused",
-			header: continuation(BatchErrorContinuationOptionUndo),
-			items:  []ttlv.Value{reqItem(opOK, uid("a")), reqItem(opOK, uid("b"))},
-			want:   []want{failed(0, ResultReasonFeatureNotSupported, "Undo")},
+			// Undo is supported (kmip/undo_test.go covers undoing); a
+			// batch that succeeds is answered as with Stop.
+			name:    "undo, all succeed",
+			header:  continuation(BatchErrorContinuationOptionUndo),
+			items:   []ttlv.Value{reqItem(opOK, uid("a")), reqItem(opOK, uid("b"))},
+			want:    []want{ok(opOK, "a"), ok(opOK, "b")},
+			handled: []Operation{opOK, opOK},
 		},
 		{
-			name:   "unknown continuation option is refused",
+			// A value outside the enumeration: the whole request fails,
+			// nothing runs.
+			name:   "unknown continuation option",
 			header: continuation(99),
 			items:  []ttlv.Value{reqItem(opOK, uid("a"))},
-			want:   []want{failed(0, ResultReasonFeatureNotSupported, "")},
+			want:   []want{failed(0, ResultReasonInvalidField, "")},
 		},
 		{
 			// KMIP 1.4 §11.1: "Server does not support operation".

@@ -29,10 +29,10 @@ import (
 const fuzzCorpusDir = "testdata/fuzz/FuzzHandleMessage"
 
 // fuzzMux answers a little of everything, so that the fuzzer reaches the
-// batch logic, the ID placeholder and the version filter: Discover
-// Versions, Query, an echo of the request payload (any tree the fuzzer
-// invents goes through FilterForVersion), a Create-like handler and a
-// handler that panics.
+// batch logic (Undo included), the ID placeholder and the version filter:
+// Discover Versions, Query, an echo of the request payload (any tree the
+// fuzzer invents goes through FilterForVersion), a reversible Create-like
+// handler and a handler that panics.
 func fuzzMux() *ServeMux {
 	mux := NewServeMux()
 	mux.HandleFunc(OperationDiscoverVersions, DiscoverVersions)
@@ -43,7 +43,9 @@ func fuzzMux() *ServeMux {
 	mux.HandleFunc(OperationGet, echo)
 	mux.HandleFunc(OperationGetAttributes, echo)
 	mux.HandleFunc(OperationRegister, echo)
-	mux.HandleFunc(OperationCreate, func(context.Context, *Request) (ttlv.Value, error) {
+	mux.HandleFunc(OperationCreate, func(_ context.Context, req *Request) (ttlv.Value, error) {
+		// Reversible, so that Undo batches reach undoBatch.
+		req.OnUndo(func(context.Context) error { return nil })
 		return Payload(ttlv.Enum(TagObjectType, uint32(ObjectTypeSymmetricKey)), ttlv.Text(TagUniqueIdentifier, "fuzz-1")), nil
 	})
 	mux.HandleFunc(OperationDestroy, func(_ context.Context, req *Request) (ttlv.Value, error) {
@@ -119,7 +121,8 @@ func badMessageSeeds() []corpusSeed {
 		{"batch-count-mismatch", msg(reqHeader(V1_2, 3), q)},
 		{"repeated-header-field", msg(reqHeader(V2_0, 1, ttlv.Int(TagBatchCount, 1)), q)},
 		{"no-batch-item", msg(reqHeader(V1_0, 0))},
-		{"undo", msg(reqHeader(V1_4, 1, ttlv.Enum(TagBatchErrorContinuationOption, uint32(BatchErrorContinuationOptionUndo))), q)},
+		{"undo", msg(reqHeader(V1_4, 3, ttlv.Enum(TagBatchErrorContinuationOption, uint32(BatchErrorContinuationOptionUndo))),
+			reqItem(OperationCreate), q, reqItem(OperationPoll))},
 		{"unknown-operation", msg(reqHeader(V1_4, 2), reqItem(OperationPoll), q)},
 		{"major-version-3", msg(reqHeader(ProtocolVersion{3, 0}, 1), q)},
 		{"bad-batch-item", msg(reqHeader(V1_4, 2, ttlv.Enum(TagBatchErrorContinuationOption, uint32(BatchErrorContinuationOptionContinue))),
@@ -147,8 +150,9 @@ func vectorPlaceholder(tag ttlv.Tag, typ ttlv.Type, value string) (ttlv.Value, b
 		return ttlv.Text(tag, strings.ToLower(name)), true, nil
 	case ttlv.TypeByteString:
 		return ttlv.Bytes(tag, []byte(strings.ToLower(name))), true, nil
+	default:
+		return ttlv.Value{}, false, nil
 	}
-	return ttlv.Value{}, false, nil
 }
 
 // vectorRequests returns the request messages of one vector file, encoded,

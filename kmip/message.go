@@ -262,7 +262,7 @@ func (m *ResponseMessage) Value() ttlv.Value {
 			hdr = append(hdr, ttlv.Text(TagServerCorrelationValue, m.Header.ServerCorrelationValue))
 		}
 	}
-	hdr = append(hdr, ttlv.Int(TagBatchCount, int32(len(m.BatchItems))))
+	hdr = append(hdr, ttlv.Int(TagBatchCount, int32(len(m.BatchItems)))) //nolint:gosec // at most one item per request item, which ttlv.Limits.MaxItems bounds
 
 	msg := make([]ttlv.Value, 0, 1+len(m.BatchItems))
 	msg = append(msg, ttlv.Struct(TagResponseHeader, hdr...))

@@ -121,7 +121,8 @@ func QueryHandler(info *ServerInfo) Handler {
 			for _, e := range info.Extensions {
 				f := []ttlv.Value{ttlv.Text(TagExtensionName, e.Name)}
 				if withMap {
-					f = append(f, ttlv.Int(TagExtensionTag, int32(e.Tag)), ttlv.Int(TagExtensionType, int32(e.Type)))
+					// A tag is 24 bits and a type 8: both fit.
+					f = append(f, ttlv.Int(TagExtensionTag, int32(e.Tag&0xFFFFFF)), ttlv.Int(TagExtensionType, int32(e.Type)))
 				}
 				out = append(out, ttlv.Struct(TagExtensionInformation, f...))
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
 	"github.com/kmipd/kmipd/ttlv"
 )
 
@@ -96,7 +97,8 @@ func (s *Server) ListenAndServe() error {
 	if addr == "" {
 		addr = ":5696"
 	}
-	l, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -139,9 +141,14 @@ func (s *Server) Serve(l net.Listener) error {
 			_ = c.Close()
 			continue
 		}
-		sc := &serverConn{srv: s, conn: c}
+		// The connection's context is cancelled when it ends, or by Close
+		// (Shutdown past its deadline) so that handlers waiting on the HSM
+		// or the store give up instead of holding Shutdown forever.
+		ctx, cancel := context.WithCancel(context.Background())
+		sc := &serverConn{srv: s, conn: c, ctx: ctx, cancel: cancel}
 		if !s.trackConn(sc, true) {
 			s.active.Add(-1)
+			cancel()
 			_ = c.Close()
 			return ErrServerClosed
 		}
@@ -186,7 +193,9 @@ func (s *Server) trackConn(c *serverConn, add bool) bool {
 
 // Shutdown stops accepting, lets every message in flight finish and be
 // answered, closes idle connections, and waits for the connections to end
-// or ctx to expire (then it closes them and returns ctx's error).
+// or ctx to expire (then it closes them, cancels the contexts of the
+// handlers still running, waits for those to return and returns ctx's
+// error). A handler that ignores its context can still hold Shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
@@ -210,7 +219,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close closes every listener and connection at once.
+// Close closes every listener and connection at once and cancels the
+// contexts of the handlers still running.
 func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -219,6 +229,7 @@ func (s *Server) Close() {
 		_ = l.Close()
 	}
 	for c := range s.conns {
+		c.cancel()
 		_ = c.conn.Close()
 	}
 }
@@ -229,6 +240,9 @@ func (s *Server) ActiveConnections() int { return int(s.active.Load()) }
 type serverConn struct {
 	srv  *Server
 	conn net.Conn
+	// ctx lives as long as the connection; cancel ends it (Close).
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu   sync.Mutex
 	busy bool // a message is being read or handled
@@ -246,13 +260,27 @@ func (c *serverConn) interruptIfIdle() {
 	}
 }
 
-func (c *serverConn) setBusy(b bool) bool {
+// setBusy marks the connection as reading or handling a message, which
+// Shutdown lets finish.
+func (c *serverConn) setBusy() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !b && c.srv.closing.Load() {
+	c.busy = true
+}
+
+// startIdle marks the connection idle and arms the idle timeout, or reports
+// false when the server is closing. The check and the deadline happen under
+// c.mu, the lock interruptIfIdle takes: were they apart, a Shutdown falling
+// between them would have its past deadline overwritten by the idle one and
+// wait out the whole idle timeout.
+func (c *serverConn) startIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.srv.closing.Load() {
 		return false
 	}
-	c.busy = b
+	c.busy = false
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
 	return true
 }
 
@@ -293,8 +321,8 @@ func (c *serverConn) serve() {
 		s.wg.Done()
 	}()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := c.ctx
+	defer c.cancel()
 	info := &ConnInfo{RemoteAddr: c.conn.RemoteAddr()}
 	if tc, ok := c.conn.(*tls.Conn); ok {
 		_ = tc.SetDeadline(time.Now().Add(s.handshakeTimeout()))
@@ -320,16 +348,15 @@ func (c *serverConn) serve() {
 	var buf []byte
 	var hdr [8]byte
 	for {
-		if s.closing.Load() {
-			return
-		}
 		// Between messages the idle timeout applies; once a header has
 		// arrived, the rest must come within the read timeout.
-		_ = c.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+		if !c.startIdle() {
+			return
+		}
 		if _, err := io.ReadFull(c.conn, hdr[:1]); err != nil {
 			return
 		}
-		c.setBusy(true)
+		c.setBusy()
 		_ = c.conn.SetReadDeadline(time.Now().Add(s.readTimeout()))
 		if _, err := io.ReadFull(c.conn, hdr[1:]); err != nil {
 			return
@@ -347,7 +374,9 @@ func (c *serverConn) serve() {
 				}
 			}
 			log.Warn("bad message framing; closing", "remote", info.RemoteAddr.String(), "reason", reason)
-			c.write(EncodeFailure(ResultReasonInvalidMessage, reason))
+			if c.write(EncodeFailure(ResultReasonInvalidMessage, reason)) {
+				c.lingerClose()
+			}
 			return
 		}
 		need := int(8 + length)
@@ -364,14 +393,31 @@ func (c *serverConn) serve() {
 		if !c.write(resp) {
 			return
 		}
-		if !c.setBusy(false) {
-			return
-		}
 		// Do not pin a large buffer for the life of an idle connection.
 		if cap(buf) > 64<<10 {
 			buf = nil
 		}
 	}
+}
+
+// Bounds of lingerClose.
+const (
+	lingerTimeout = time.Second
+	lingerMaxRead = 16 << 20
+)
+
+// lingerClose prepares to close a connection whose client may still be
+// sending (a message refused on its header). Closing a socket with unread
+// input makes TCP send a reset, which can destroy the answer just written
+// before the client reads it (net/http's closeWriteAndWait solves the same
+// problem). So: end our side (a TLS close_notify), then read and discard
+// what the client sends, for a bounded time and amount, until it closes.
+func (c *serverConn) lingerClose() {
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(min(lingerTimeout, c.srv.readTimeout())))
+	_, _ = io.CopyN(io.Discard, c.conn, lingerMaxRead)
 }
 
 func (c *serverConn) write(b []byte) bool {

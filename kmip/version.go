@@ -7,8 +7,9 @@ type ProtocolVersion struct {
 	Major, Minor int32
 }
 
-// Versions the server speaks, newest first. Discover Versions answers from
-// this list (KMIP 1.4 §4.26: "in order of preference, highest first").
+// SupportedVersions lists the versions the server speaks, newest first.
+// Discover Versions answers from this list (KMIP 1.4 §4.26: "in order of
+// preference, highest first").
 var SupportedVersions = []ProtocolVersion{
 	{2, 1}, {2, 0}, {1, 4}, {1, 3}, {1, 2}, {1, 1}, {1, 0},
 }
@@ -37,9 +38,6 @@ func (v ProtocolVersion) AtLeast(w ProtocolVersion) bool { return !v.Less(w) }
 // Is2x reports whether v uses the KMIP 2.x encodings (Attributes instead of
 // Template-Attribute, Attribute Reference, Vendor Attribute, ...).
 func (v ProtocolVersion) Is2x() bool { return v.Major >= 2 }
-
-// code is the version as major*100+minor, the form the generated tables use.
-func (v ProtocolVersion) code() int { return int(v.Major)*100 + int(v.Minor) }
 
 // Negotiate maps a client's requested version onto one the server speaks.
 //

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +65,7 @@ type Conn struct {
 	timeout time.Duration
 	lim     ttlv.Limits
 	maxSize int
+	maxResp int32 // maxSize as the request's Maximum Response Size
 
 	// sem holds one token while an exchange runs; unlike a sync.Mutex,
 	// waiting for it honours the caller's context.
@@ -119,6 +122,11 @@ func NewConn(nc net.Conn, opts Options) *Conn {
 	}
 	if c.maxSize <= 0 {
 		c.maxSize = ttlv.DefaultMaxMessageSize
+	}
+	// The Maximum Response Size is an Integer (KMIP 1.4 §6.3).
+	c.maxResp = math.MaxInt32
+	if ms := c.maxSize; ms > 0 && ms < math.MaxInt32 {
+		c.maxResp = int32(ms)
 	}
 	c.interrupt = func() {
 		_ = c.nc.SetDeadline(time.Unix(1, 0))
@@ -237,11 +245,12 @@ func (c *Conn) roundTrip(ctx context.Context, req []byte, ownBuf bool) ([]byte, 
 		return nil, err
 	}
 	deadline := time.Now().Add(c.timeout)
+	ctxDeadline := false
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, ctxDeadline = d, true
 	}
 	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, c.fail(ctx, fmt.Errorf("set deadline: %w", err))
+		return nil, c.fail(ctx, false, fmt.Errorf("set deadline: %w", err))
 	}
 	var stop func() bool
 	if ctx.Done() != nil {
@@ -259,16 +268,21 @@ func (c *Conn) roundTrip(ctx context.Context, req []byte, ownBuf bool) ([]byte, 
 		}
 	}
 	if err != nil {
-		return nil, c.fail(ctx, err)
+		return nil, c.fail(ctx, ctxDeadline, err)
 	}
 	return msg, nil
 }
 
 // fail records err as the reason the Conn is unusable and closes the
 // socket: after a partial exchange the stream cannot be resynchronised.
-func (c *Conn) fail(ctx context.Context, err error) error {
+// ctxDeadline says the socket deadline was the context's, so that a
+// timeout seen a moment before the context's own timer fires is still
+// reported as the context's.
+func (c *Conn) fail(ctx context.Context, ctxDeadline bool, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		err = fmt.Errorf("%w (%v)", ctxErr, err)
+		err = fmt.Errorf("%w (%w)", ctxErr, err)
+	} else if ctxDeadline && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
 	err = fmt.Errorf("kmipclient: %w", err)
 	if c.broken.CompareAndSwap(nil, &err) {
@@ -296,19 +310,19 @@ func (c *Conn) transfer(req []byte, ownBuf bool) ([]byte, error) {
 	if ttlv.Type(c.hdr[3]) != ttlv.TypeStructure {
 		return nil, fmt.Errorf("response item type %v is not Structure: %w", ttlv.Type(c.hdr[3]), ttlv.ErrBadType)
 	}
-	l := uint64(binary.BigEndian.Uint32(c.hdr[4:]))
+	l := int64(binary.BigEndian.Uint32(c.hdr[4:]))
 	if l%8 != 0 {
 		return nil, fmt.Errorf("response length %d is not a multiple of 8: %w", l, ttlv.ErrBadLength)
 	}
-	total := l + uint64(len(c.hdr))
-	if total > uint64(c.maxSize) {
+	total := l + int64(len(c.hdr))
+	if total > int64(c.maxSize) {
 		return nil, fmt.Errorf("response of %d bytes exceeds the limit of %d: %w", total, c.maxSize, ttlv.ErrTooLarge)
 	}
 	var buf []byte
 	if ownBuf {
 		buf = make([]byte, total)
 	} else {
-		if uint64(cap(c.rbuf)) < total {
+		if int64(cap(c.rbuf)) < total {
 			clear(c.rbuf[:cap(c.rbuf)])
 			c.rbuf = make([]byte, total)
 		}
@@ -326,17 +340,17 @@ func (c *Conn) transfer(req []byte, ownBuf bool) ([]byte, error) {
 
 // writeHeader writes the Request Header (KMIP 1.4 §7.2 Table 284, fields
 // in table order).
-func (c *Conn) writeHeader(e *ttlv.Encoder, count int, cont bool) {
+func (c *Conn) writeHeader(e *ttlv.Encoder, count int32, cont bool) {
 	h := e.Begin(kmip.TagRequestHeader)
 	pv := e.Begin(kmip.TagProtocolVersion)
 	e.Int(kmip.TagProtocolVersionMajor, c.ver.Major)
 	e.Int(kmip.TagProtocolVersionMinor, c.ver.Minor)
 	e.End(pv)
-	e.Int(kmip.TagMaximumResponseSize, int32(min(c.maxSize, 1<<31-1)))
+	e.Int(kmip.TagMaximumResponseSize, c.maxResp)
 	if cont {
 		e.Enum(kmip.TagBatchErrorContinuationOption, uint32(kmip.BatchErrorContinuationOptionContinue))
 	}
-	e.Int(kmip.TagBatchCount, int32(count))
+	e.Int(kmip.TagBatchCount, count)
 	e.End(h)
 }
 
@@ -433,9 +447,11 @@ type BatchOptions struct {
 // malformed response, or a message-level failure the server reported
 // without answering any item).
 func (c *Conn) DoBatch(ctx context.Context, items []BatchItem, opts BatchOptions) ([]BatchResult, error) {
-	if len(items) == 0 || len(items) > maxBatchItems {
-		return nil, fmt.Errorf("kmipclient: batch of %d items: want 1 to %d", len(items), maxBatchItems)
+	n := len(items)
+	if n == 0 || n > maxBatchItems {
+		return nil, fmt.Errorf("kmipclient: batch of %d items: want 1 to %d", n, maxBatchItems)
 	}
+	count := int32(n)
 	results := make([]BatchResult, len(items))
 	for i := range items {
 		results[i] = BatchResult{Operation: items[i].Operation, Err: ErrNotProcessed}
@@ -443,7 +459,7 @@ func (c *Conn) DoBatch(ctx context.Context, items []BatchItem, opts BatchOptions
 	multi := len(items) > 1
 	err := c.call(ctx, own, func(e *ttlv.Encoder) {
 		m := e.Begin(kmip.TagRequestMessage)
-		c.writeHeader(e, len(items), opts.ContinueOnError && multi)
+		c.writeHeader(e, count, opts.ContinueOnError && multi)
 		var id [4]byte
 		for i := range items {
 			var idp []byte

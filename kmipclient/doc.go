@@ -38,8 +38,14 @@
 // (ttlv.Encoder), with no Value tree. The helpers also reuse the read
 // buffer and copy out only what they return; Do and DoBatch hand back a
 // Value that aliases a fresh buffer the caller then owns. Buffers the Conn
-// reuses are cleared after exchanges that carried key material or
-// plaintext (Get, Encrypt, Decrypt) and on Close.
+// reuses are cleared after exchanges that carried plaintext (Encrypt,
+// Decrypt) and on Close; Get reads into a buffer of its own, which the
+// returned Object wipes on Clear.
+//
+// PyKMIP's server needs the Cryptographic Algorithm inside the Encrypt
+// and Decrypt Cryptographic Parameters, and cannot parse Cryptographic
+// Domain Parameters (so Create Key Pair EC fails there); the requests here
+// carry the former, and the latter is what KMIP 1.4 §3.7 prescribes.
 //
 // # Limits
 //

@@ -123,13 +123,14 @@ func (c *Conn) CreateAES(ctx context.Context, bits int, name string) (string, er
 	if bits <= 0 || bits > math.MaxInt32 {
 		return "", fmt.Errorf("kmipclient: Create: key length %d out of range", bits)
 	}
+	length := int32(bits)
 	var id string
 	err := c.call1(ctx, 0, kmip.OperationCreate, func(e *ttlv.Encoder) {
 		e.Enum(kmip.TagObjectType, uint32(kmip.ObjectTypeSymmetricKey))
 		a := c.attrs(e)
 		m := a.begin(kmip.TagTemplateAttribute, kmip.TagAttributes)
 		a.enum(attrCryptoAlgorithm, kmip.TagCryptographicAlgorithm, uint32(kmip.CryptographicAlgorithmAES))
-		a.integer(attrCryptoLength, kmip.TagCryptographicLength, int32(bits))
+		a.integer(attrCryptoLength, kmip.TagCryptographicLength, length)
 		a.integer(attrCryptoUsageMask, kmip.TagCryptographicUsageMask,
 			int32(kmip.CryptographicUsageMaskEncrypt|kmip.CryptographicUsageMaskDecrypt))
 		if name != "" {
@@ -156,8 +157,9 @@ func curveBits(c kmip.RecommendedCurve) int32 {
 		return 384
 	case kmip.RecommendedCurveP521:
 		return 521
+	default:
+		return 0 // the server derives it from the curve
 	}
-	return 0
 }
 
 // CreateKeyPairEC creates an EC key pair on curve (Create Key Pair, KMIP
@@ -318,10 +320,12 @@ type Ciphertext struct {
 }
 
 // gcmParams writes Cryptographic Parameters for AES-GCM (KMIP 1.4 §3.6,
-// fields in table order).
+// fields in table order). The Cryptographic Algorithm is optional there,
+// but PyKMIP's server refuses an Encrypt without it.
 func gcmParams(e *ttlv.Encoder, randomIV bool) {
 	m := e.Begin(kmip.TagCryptographicParameters)
 	e.Enum(kmip.TagBlockCipherMode, uint32(kmip.BlockCipherModeGCM))
+	e.Enum(kmip.TagCryptographicAlgorithm, uint32(kmip.CryptographicAlgorithmAES))
 	if randomIV {
 		e.Bool(kmip.TagRandomIV, true)
 	}

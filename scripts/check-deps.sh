@@ -32,6 +32,7 @@ forbid acl        "$mod/objects" "$mod/hsmbackend" "$mod/audit" "$mod/service" "
 forbid objects    "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service" "github.com/miekg/pkcs11"
 forbid service    "$mod/cmd" "$mod/conformance"
 forbid certs      "$mod/ttlv" "$mod/kmip" "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service"
+forbid kmipclient "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service" "go.etcd.io/bbolt" "github.com/miekg/pkcs11"
 # gemalto/kmip-go is a test client and reference codec only.
 for p in ttlv kmip objects hsmbackend acl audit service certs cmd; do
   [ -d "$p" ] && forbid "$p" "github.com/gemalto/kmip-go"

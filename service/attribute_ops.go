@@ -72,13 +72,13 @@ func (s *Service) getAttributes(ctx context.Context, req *kmip.Request) (ttlv.Va
 	all := effectiveAttributes(o)
 	selected := all
 	if len(names) > 0 {
+		byName := make(map[string][]kmip.Attribute, len(all))
+		for _, a := range all {
+			byName[a.Name] = append(byName[a.Name], a)
+		}
 		selected = make([]kmip.Attribute, 0, len(names))
 		for _, n := range names {
-			for _, a := range all {
-				if a.Name == n {
-					selected = append(selected, a)
-				}
-			}
+			selected = append(selected, byName[n]...)
 		}
 	}
 	enc := encodeAttrsFor(selected, req.Version)
@@ -101,7 +101,7 @@ func (s *Service) getAttributeList(ctx context.Context, req *kmip.Request) (ttlv
 	out = append(out, ttlv.Text(kmip.TagUniqueIdentifier, o.ID))
 	seen := make(map[string]bool, len(attrs))
 	for _, a := range attrs {
-		if seen[a.Name] || !kmip.AttributeDefinedIn(a.Name, req.Version) {
+		if seen[a.Name] || !shownIn(a.Name, req.Version) {
 			continue
 		}
 		seen[a.Name] = true
@@ -138,9 +138,9 @@ func requestAttribute(req *kmip.Request, container ttlv.Tag) (kmip.Attribute, bo
 	return a, true, err
 }
 
-// newAttribute is the attribute an Add, Modify or Set request sets,
+// requestNewAttribute is the attribute an Add, Modify or Set request sets,
 // refused with Invalid Field when absent or without a value.
-func newAttribute(req *kmip.Request) (kmip.Attribute, error) {
+func requestNewAttribute(req *kmip.Request) (kmip.Attribute, error) {
 	a, ok, err := requestAttribute(req, kmip.TagNewAttribute)
 	if err != nil {
 		return a, err
@@ -157,9 +157,9 @@ func newAttribute(req *kmip.Request) (kmip.Attribute, error) {
 	return a, nil
 }
 
-// idPayload is the 2.x answer of the attribute changing operations: the
+// uniqueIDPayload is the 2.x answer of the attribute changing operations: the
 // Unique Identifier alone (KMIP 2.0 Tables 153, 156, 188, 248, 297).
-func idPayload(id string) ttlv.Value {
+func uniqueIDPayload(id string) ttlv.Value {
 	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, id))
 }
 
@@ -176,7 +176,7 @@ func attrPayload1x(id string, a kmip.Attribute, ver kmip.ProtocolVersion) ttlv.V
 // that already has a value is refused (1.x Illegal Operation, 2.x Attribute
 // Single Valued); Modify Attribute changes it.
 func (s *Service) addAttribute(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	a, err := newAttribute(req)
+	a, err := requestNewAttribute(req)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -202,9 +202,9 @@ func (s *Service) addAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 		if err := checkStateRules(o, a.Name, now); err != nil {
 			return err
 		}
-		if !multiInstance(a.Name) {
+		if !allowsMultipleInstances(a.Name) {
 			if _, exists := o.Attr(a.Name); exists {
-				return kmip.Errorf(reasonFor(req, kmip.ResultReasonIllegalOperation, kmip.ResultReasonAttributeSingleValued), "attribute %q already has a value", a.Name)
+				return kmip.Errorf(versionReason(req, kmip.ResultReasonIllegalOperation, kmip.ResultReasonAttributeSingleValued), "attribute %q already has a value", a.Name)
 			}
 		}
 		if err := checkInstanceLimits(req, o, a.Name); err != nil {
@@ -219,7 +219,7 @@ func (s *Service) addAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
 	if req.Version.Is2x() {
-		return idPayload(o.ID), nil
+		return uniqueIDPayload(o.ID), nil
 	}
 	return attrPayload1x(o.ID, added, req.Version), nil
 }
@@ -231,7 +231,7 @@ func (s *Service) addAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 // Invalid Field / 2.x Attribute Not Found, an absent instance 1.x Item Not
 // Found / 2.x Attribute Instance Not Found.
 func (s *Service) modifyAttribute(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	a, err := newAttribute(req)
+	a, err := requestNewAttribute(req)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -263,7 +263,7 @@ func (s *Service) modifyAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 	_, err = s.store.Update(ctx, o.ID, func(o *objects.Object) error {
 		insts := o.AttrsNamed(a.Name)
 		if len(insts) == 0 {
-			return kmip.Errorf(reasonFor(req, kmip.ResultReasonInvalidField, kmip.ResultReasonAttributeNotFound), "object has no attribute %q; add it first", a.Name)
+			return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonAttributeNotFound), "object has no attribute %q; add it first", a.Name)
 		}
 		idx, found := a.Index, false
 		switch {
@@ -286,7 +286,7 @@ func (s *Service) modifyAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 			idx, found = insts[0].Index, true
 		}
 		if !found {
-			return kmip.Errorf(reasonFor(req, kmip.ResultReasonItemNotFound, kmip.ResultReasonAttributeInstanceNotFound), "attribute %q has no such instance", a.Name)
+			return kmip.Errorf(versionReason(req, kmip.ResultReasonItemNotFound, kmip.ResultReasonAttributeInstanceNotFound), "attribute %q has no such instance", a.Name)
 		}
 		if err := checkStateRules(o, a.Name, now); err != nil {
 			return err
@@ -301,7 +301,7 @@ func (s *Service) modifyAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
 	if req.Version.Is2x() {
-		return idPayload(o.ID), nil
+		return uniqueIDPayload(o.ID), nil
 	}
 	return attrPayload1x(o.ID, modified, req.Version), nil
 }
@@ -386,7 +386,7 @@ func (s *Service) deleteAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 			}
 		}
 		if len(gone) == 0 {
-			return kmip.Errorf(reasonFor(req, kmip.ResultReasonItemNotFound, kmip.ResultReasonAttributeInstanceNotFound), "attribute %q has no such instance", name)
+			return kmip.Errorf(versionReason(req, kmip.ResultReasonItemNotFound, kmip.ResultReasonAttributeInstanceNotFound), "attribute %q has no such instance", name)
 		}
 		if byCur {
 			gone = gone[:1] // one instance: the value named
@@ -402,7 +402,7 @@ func (s *Service) deleteAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
 	if req.Version.Is2x() {
-		return idPayload(o.ID), nil
+		return uniqueIDPayload(o.ID), nil
 	}
 	return attrPayload1x(o.ID, deleted, req.Version), nil
 }
@@ -414,7 +414,7 @@ func (s *Service) setAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 	if !req.Version.Is2x() {
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonOperationNotSupported, "set attribute is a KMIP 2.0 operation")
 	}
-	a, err := newAttribute(req)
+	a, err := requestNewAttribute(req)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -430,7 +430,7 @@ func (s *Service) setAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 	}
 	now := s.now()
 	_, err = s.store.Update(ctx, o.ID, func(o *objects.Object) error {
-		if err := setOne(req, o, a, now); err != nil {
+		if err := setSingleInstance(req, o, a, now); err != nil {
 			return err
 		}
 		afterChange(o, a, now)
@@ -439,11 +439,11 @@ func (s *Service) setAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 	if err != nil {
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
-	return idPayload(o.ID), nil
+	return uniqueIDPayload(o.ID), nil
 }
 
-// setOne stores a as the only instance of its attribute (Set and Adjust).
-func setOne(req *kmip.Request, o *objects.Object, a kmip.Attribute, now time.Time) error {
+// setSingleInstance stores a as the only instance of its attribute (Set and Adjust).
+func setSingleInstance(req *kmip.Request, o *objects.Object, a kmip.Attribute, now time.Time) error {
 	insts := o.AttrsNamed(a.Name)
 	if len(insts) > 1 {
 		return kmip.Errorf(kmip.ResultReasonMultiValuedAttribute, "attribute %q has %d instances", a.Name, len(insts))
@@ -513,7 +513,7 @@ func (s *Service) adjustAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 			return err
 		}
 		a := kmip.Attribute{Name: name, Value: v}
-		if err := setOne(req, o, a, now); err != nil {
+		if err := setSingleInstance(req, o, a, now); err != nil {
 			return err
 		}
 		afterChange(o, a, now)
@@ -522,5 +522,5 @@ func (s *Service) adjustAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 	if err != nil {
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
-	return idPayload(o.ID), nil
+	return uniqueIDPayload(o.ID), nil
 }

@@ -57,6 +57,9 @@ func classifyAttr(name string) (attrKind, kmip.AttributeInfo) {
 // isVendorAttrName reports whether name is the internal name of a 2.x
 // Vendor Attribute of a vendor other than "x" and "y" ("vendor:name").
 func isVendorAttrName(name string) bool {
+	if kmip.IsCustomAttributeName(name) {
+		return false // "x-a:b" is a 1.x custom name
+	}
 	for i := 0; i < len(name); i++ {
 		if name[i] == ':' {
 			return i > 0
@@ -65,17 +68,18 @@ func isVendorAttrName(name string) bool {
 	return false
 }
 
-// multiInstance reports whether an attribute may have several instances.
-// Custom attributes may (KMIP 1.4 Table 138; 2.0 Vendor Attribute).
-func multiInstance(name string) bool {
+// allowsMultipleInstances reports whether an attribute may have several
+// instances. Custom attributes may (KMIP 1.4 Table 138; 2.0 Vendor
+// Attribute).
+func allowsMultipleInstances(name string) bool {
 	kind, info := classifyAttr(name)
 	return kind == attrClientCustom || kind == attrServerCustom || info.MultiInstance
 }
 
-// reasonFor picks the Result Reason of the request's major version: 2.0
+// versionReason picks the Result Reason of the request's major version: 2.0
 // replaced several 1.x reasons (Illegal Operation and Index Out of Bounds
 // exist only up to 1.4) with more specific ones.
-func reasonFor(req *kmip.Request, r1x, r2x kmip.ResultReason) kmip.ResultReason {
+func versionReason(req *kmip.Request, r1x, r2x kmip.ResultReason) kmip.ResultReason {
 	if req.Version.Is2x() {
 		return r2x
 	}
@@ -91,7 +95,7 @@ func readOnlyError(req *kmip.Request, name string) error {
 	if req.Operation == kmip.OperationModifyAttribute || req.Operation == kmip.OperationDeleteAttribute {
 		r2 = kmip.ResultReasonAttributeReadOnly
 	}
-	return kmip.Errorf(reasonFor(req, kmip.ResultReasonPermissionDenied, r2), "attribute %q is read-only", name)
+	return kmip.Errorf(versionReason(req, kmip.ResultReasonPermissionDenied, r2), "attribute %q is read-only", name)
 }
 
 // checkClientWritable refuses names a client may not add or modify: server
@@ -107,10 +111,10 @@ func checkClientWritable(req *kmip.Request, name string) error {
 	case attrClientCustom:
 		return nil
 	case attrUnknown:
-		return kmip.Errorf(reasonFor(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttribute), "unknown attribute %q", name)
+		return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttribute), "unknown attribute %q", name)
 	}
 	if !info.DefinedIn(req.Version.Major, req.Version.Minor) {
-		return kmip.Errorf(reasonFor(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttribute), "%q is not an attribute of KMIP %s", name, req.Version)
+		return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttribute), "%q is not an attribute of KMIP %s", name, req.Version)
 	}
 	if !info.ClientModifiable {
 		return readOnlyError(req, name)
@@ -138,7 +142,7 @@ func checkClientDeletable(req *kmip.Request, name string) error {
 }
 
 func deleteNotFound(req *kmip.Request, name string) error {
-	return kmip.Errorf(reasonFor(req, kmip.ResultReasonItemNotFound, kmip.ResultReasonAttributeNotFound), "object has no attribute %q", name)
+	return kmip.Errorf(versionReason(req, kmip.ResultReasonItemNotFound, kmip.ResultReasonAttributeNotFound), "object has no attribute %q", name)
 }
 
 // checkStateRules applies the conditions the Attribute Rules tables put on
@@ -163,14 +167,14 @@ func checkStateRules(o *objects.Object, name string, now time.Time) error {
 		if !preOrActive {
 			return kmip.Errorf(kmip.ResultReasonPermissionDenied, "%s can only change while the object is pre-active or active (it is %v)", name, o.State)
 		}
-		if cur, ok := o.Attr(name); ok && isDate(cur.Value) && !cur.Value.Time().After(now) {
+		if cur, ok := o.Attr(name); ok && isDateValue(cur.Value) && !cur.Value.Time().After(now) {
 			return kmip.Errorf(kmip.ResultReasonPermissionDenied, "%s has been reached and can no longer change", name)
 		}
 	}
 	return nil
 }
 
-func isDate(v ttlv.Value) bool {
+func isDateValue(v ttlv.Value) bool {
 	return v.Type == ttlv.TypeDateTime || v.Type == ttlv.TypeDateTimeExtended
 }
 
@@ -180,7 +184,7 @@ func isDate(v ttlv.Value) bool {
 // served back. Custom attributes may be of any type (KMIP 1.4 Table 137).
 func checkValue(req *kmip.Request, a kmip.Attribute) error {
 	bad := func(format string, args ...any) error {
-		return kmip.Errorf(reasonFor(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttributeValue), format, args...)
+		return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttributeValue), format, args...)
 	}
 	if a.Value.IsZero() {
 		return bad("attribute %q has no value", a.Name)
@@ -199,9 +203,9 @@ func checkValue(req *kmip.Request, a kmip.Attribute) error {
 	}
 	switch {
 	case want == 0:
-	case want == ttlv.TypeDateTime && isDate(a.Value):
+	case want == ttlv.TypeDateTime && isDateValue(a.Value):
 	case a.Value.Type != want:
-		return bad("attribute %q must be a %s", a.Name, typeName(want))
+		return bad("attribute %q must be a %s", a.Name, itemTypeName(want))
 	}
 	switch a.Name {
 	case attrName:
@@ -220,7 +224,7 @@ func checkValue(req *kmip.Request, a kmip.Attribute) error {
 	return nil
 }
 
-func typeName(t ttlv.Type) string {
+func itemTypeName(t ttlv.Type) string {
 	switch t {
 	case ttlv.TypeStructure:
 		return "structure"
@@ -295,14 +299,25 @@ func encodeAttr1x(a kmip.Attribute, ver kmip.ProtocolVersion) ttlv.Value {
 	return kmip.EncodeAttribute(a, ver, a.Index > 0)
 }
 
-// encodeAttrsFor encodes attrs for the request's version, leaving out those
-// the version does not define (KMIP 1.4 §11.1; Percona's 1.0 client breaks
-// on Fresh): 1.x Attribute structures to place in a payload, or the items
-// of a 2.x Attributes structure.
+// shownIn reports whether a client of version ver may see the attribute:
+// never one its version does not define (KMIP 1.4 §11.1; Percona's 1.0
+// client breaks on Fresh), and for 1.x no 2.x Vendor Attribute of a vendor
+// other than "x" and "y", whose name 1.x cannot spell (1.4 §3.39: custom
+// names start with "x-" or "y-").
+func shownIn(name string, ver kmip.ProtocolVersion) bool {
+	if !ver.Is2x() && isVendorAttrName(name) {
+		return false
+	}
+	return kmip.AttributeDefinedIn(name, ver)
+}
+
+// encodeAttrsFor encodes the attributes of attrs a client of version ver
+// may see (shownIn): 1.x Attribute structures to place in a payload, or
+// the items of a 2.x Attributes structure.
 func encodeAttrsFor(attrs []kmip.Attribute, ver kmip.ProtocolVersion) []ttlv.Value {
 	out := make([]ttlv.Value, 0, len(attrs))
 	for _, a := range attrs {
-		if !kmip.AttributeDefinedIn(a.Name, ver) {
+		if !shownIn(a.Name, ver) {
 			continue
 		}
 		if ver.Is2x() {
@@ -336,8 +351,8 @@ func attrValuesEqual(a, b ttlv.Value) bool {
 	return ttlv.Equal(a, b)
 }
 
-// nameValue is the Name Value of a Name attribute.
-func nameValue(v ttlv.Value) (string, bool) {
+// nameValueOf is the Name Value of a Name attribute.
+func nameValueOf(v ttlv.Value) (string, bool) {
 	nv, ok := v.Child(kmip.TagNameValue)
 	if !ok || nv.Type != ttlv.TypeTextString {
 		return "", false
@@ -353,11 +368,15 @@ func nameValue(v ttlv.Value) (string, bool) {
 // check and the later write are not one transaction: two concurrent
 // requests can still give one name to two objects.
 func (s *Service) nameTaken(ctx context.Context, tenant, name, selfID string) (bool, error) {
-	ids, err := s.store.Locate(ctx, objects.Query{
+	q := objects.Query{
 		Filters: []objects.Filter{objects.Equals(attrName, ttlv.Text(0, name))},
 		Tenant:  tenant,
 		Storage: objects.StorageOnLine | objects.StorageArchival,
-	})
+	}
+	if tenant != "" {
+		q.MaxItems = 2 // the object itself and one other are enough to tell
+	}
+	ids, err := s.store.Locate(ctx, q)
 	if err != nil {
 		return false, fmt.Errorf("check name: %w", err)
 	}
@@ -388,7 +407,7 @@ func (s *Service) checkUniqueName(ctx context.Context, req *kmip.Request, o *obj
 	if a.Name != attrName {
 		return nil
 	}
-	n, ok := nameValue(a.Value)
+	n, ok := nameValueOf(a.Value)
 	if !ok {
 		return nil
 	}
@@ -397,7 +416,7 @@ func (s *Service) checkUniqueName(ctx context.Context, req *kmip.Request, o *obj
 		return err
 	}
 	if taken {
-		return kmip.Errorf(reasonFor(req, kmip.ResultReasonIllegalOperation, kmip.ResultReasonNonUniqueNameAttribute), "name %q is used by another object", n)
+		return kmip.Errorf(versionReason(req, kmip.ResultReasonIllegalOperation, kmip.ResultReasonNonUniqueNameAttribute), "name %q is used by another object", n)
 	}
 	return nil
 }
@@ -424,7 +443,7 @@ func afterChange(o *objects.Object, a kmip.Attribute, now time.Time) {
 
 // instanceLimitError refuses an instance beyond the server's limits.
 func instanceLimitError(req *kmip.Request, name string) error {
-	return kmip.Errorf(reasonFor(req, kmip.ResultReasonIndexOutOfBounds, kmip.ResultReasonServerLimitExceeded), "too many instances of attribute %q", name)
+	return kmip.Errorf(versionReason(req, kmip.ResultReasonIndexOutOfBounds, kmip.ResultReasonServerLimitExceeded), "too many instances of attribute %q", name)
 }
 
 // checkInstanceLimits refuses adding one more instance of name to o.
@@ -449,7 +468,7 @@ func checkInstanceLimits(req *kmip.Request, o *objects.Object, name string) erro
 // or a store failure.
 func updateError(req *kmip.Request, err error, id string) error {
 	if errors.Is(err, objects.ErrInvalidObject) {
-		return kmip.Errorf(reasonFor(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttributeValue), "object %s: attribute value cannot be stored", id)
+		return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttributeValue), "object %s: attribute value cannot be stored", id)
 	}
 	return storeError(err, id)
 }
@@ -462,14 +481,14 @@ func updateError(req *kmip.Request, err error, id string) error {
 // Range.
 func adjustValue(cur ttlv.Value, how kmip.AdjustmentType, param ttlv.Value) (ttlv.Value, error) {
 	invalidType := func() error {
-		return kmip.Errorf(kmip.ResultReasonInvalidDataType, "%v cannot be applied to a %s", how, typeName(cur.Type))
+		return kmip.Errorf(kmip.ResultReasonInvalidDataType, "%v cannot be applied to a %s", how, itemTypeName(cur.Type))
 	}
 	if how == kmip.AdjustmentTypeNegate {
 		switch cur.Type {
 		case ttlv.TypeBoolean:
 			return ttlv.Bool(cur.Tag, !cur.Bool()), nil
 		case ttlv.TypeInteger, ttlv.TypeLongInteger, ttlv.TypeBigInteger:
-			return fromBig(cur, new(big.Int).Neg(toBig(cur)))
+			return adjustFromBig(cur, new(big.Int).Neg(adjustToBig(cur)))
 		}
 		return ttlv.Value{}, invalidType()
 	}
@@ -485,7 +504,7 @@ func adjustValue(cur ttlv.Value, how kmip.AdjustmentType, param ttlv.Value) (ttl
 	if !param.IsZero() {
 		switch param.Type {
 		case ttlv.TypeInteger, ttlv.TypeLongInteger, ttlv.TypeBigInteger, ttlv.TypeInterval:
-			delta = toBig(param)
+			delta = adjustToBig(param)
 		default:
 			return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidDataType, "adjustment value must be a number or an interval")
 		}
@@ -493,12 +512,12 @@ func adjustValue(cur ttlv.Value, how kmip.AdjustmentType, param ttlv.Value) (ttl
 	if how == kmip.AdjustmentTypeDecrement {
 		delta.Neg(delta)
 	}
-	return fromBig(cur, delta.Add(delta, toBig(cur)))
+	return adjustFromBig(cur, delta.Add(delta, adjustToBig(cur)))
 }
 
-// toBig returns a numeric or date value as an integer (seconds for a
+// adjustToBig returns a numeric or date value as an integer (seconds for a
 // Date-Time, microseconds for a Date-Time Extended).
-func toBig(v ttlv.Value) *big.Int {
+func adjustToBig(v ttlv.Value) *big.Int {
 	switch v.Type {
 	case ttlv.TypeInteger:
 		return big.NewInt(int64(v.Int()))
@@ -516,10 +535,10 @@ func toBig(v ttlv.Value) *big.Int {
 // cannot grow a value without limit.
 const maxBigIntBytes = 1024
 
-// fromBig builds a value of like's tag and type holding x, or fails with
+// adjustFromBig builds a value of like's tag and type holding x, or fails with
 // Numeric Range when x does not fit the type.
-func fromBig(like ttlv.Value, x *big.Int) (ttlv.Value, error) {
-	outOfRange := kmip.Errorf(kmip.ResultReasonNumericRange, "adjusted value is out of range for a %s", typeName(like.Type))
+func adjustFromBig(like ttlv.Value, x *big.Int) (ttlv.Value, error) {
+	outOfRange := kmip.Errorf(kmip.ResultReasonNumericRange, "adjusted value is out of range for a %s", itemTypeName(like.Type))
 	switch like.Type {
 	case ttlv.TypeInteger:
 		if !x.IsInt64() || x.Int64() < math.MinInt32 || x.Int64() > math.MaxInt32 {

@@ -36,8 +36,8 @@ func TestAddAttribute(t *testing.T) {
 				{name: "custom text", a: attrsA("x-Vendor", ttlv.Text(0, "VMware"))},
 				{name: "custom second instance", a: attrsA("x-Vendor", ttlv.Text(0, "Broadcom")), wantIndex: 1},
 				{name: "link", a: attrsA(attrLink, attrsLink(kmip.LinkTypeNextLink, "abc"))},
-				{name: "name", a: attrsA(attrName, attrsName("fresh-name-" + ver.String()))},
-				{name: "second name", a: attrsA(attrName, attrsName("other-name-" + ver.String())), wantIndex: 1},
+				{name: "name", a: attrsA(attrName, attrsName("fresh-name-"+ver.String()))},
+				{name: "second name", a: attrsA(attrName, attrsName("other-name-"+ver.String())), wantIndex: 1},
 				{name: "contact information", a: attrsA(attrContactInformation, ttlv.Text(0, "ops@example.com"))},
 				{name: "single-valued twice", a: attrsA(attrContactInformation, ttlv.Text(0, "x")),
 					want: attrsReason(ver, kmip.ResultReasonIllegalOperation, kmip.ResultReasonAttributeSingleValued)},
@@ -47,7 +47,7 @@ func TestAddAttribute(t *testing.T) {
 					want: attrsReason(ver, kmip.ResultReasonPermissionDenied, kmip.ResultReasonReadOnlyAttribute)},
 				{name: "server custom attribute", a: attrsA("y-Internal", ttlv.Text(0, "v")),
 					want: attrsReason(ver, kmip.ResultReasonPermissionDenied, kmip.ResultReasonReadOnlyAttribute)},
-				{name: "name used by another object", a: attrsA(attrName, attrsName("taken-" + ver.String())),
+				{name: "name used by another object", a: attrsA(attrName, attrsName("taken-"+ver.String())),
 					want: attrsReason(ver, kmip.ResultReasonIllegalOperation, kmip.ResultReasonNonUniqueNameAttribute)},
 				{name: "value of the wrong type", a: attrsA(attrContactInformation, ttlv.Int(0, 1)), preActive: true,
 					want: attrsReason(ver, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttributeValue)},
@@ -263,7 +263,7 @@ func TestModifyAttribute(t *testing.T) {
 				attrsA("x-VendorAttribute2", ttlv.Int(0, 0)),
 				attrsA("x-Multi", ttlv.Text(0, "a")),
 				attrsA("x-Multi", ttlv.Text(0, "b")),
-				attrsA(attrName, attrsName("mine-" + ver.String())),
+				attrsA(attrName, attrsName("mine-"+ver.String())),
 				attrsA(attrSensitive, ttlv.Bool(0, true)),
 				attrsA(attrAlwaysSensitive, ttlv.Bool(0, true)),
 				attrsA(attrActivationDate, ttlv.DateTime(0, e.clock.Now().Add(time.Hour))),
@@ -278,8 +278,8 @@ func TestModifyAttribute(t *testing.T) {
 			tests := []tcase{
 				{name: "custom integer (TL-M-3)", a: attrsA("x-VendorAttribute2", ttlv.Int(0, 1))},
 				{name: "activation date while pre-active", a: attrsA(attrActivationDate, ttlv.DateTime(0, e.clock.Now().Add(2*time.Hour)))},
-				{name: "same name value is fine", a: attrsA(attrName, attrsName("mine-" + ver.String()))},
-				{name: "name used by another object", a: attrsA(attrName, attrsName("taken-m-" + ver.String())),
+				{name: "same name value is fine", a: attrsA(attrName, attrsName("mine-"+ver.String()))},
+				{name: "name used by another object", a: attrsA(attrName, attrsName("taken-m-"+ver.String())),
 					want: attrsReason(ver, kmip.ResultReasonIllegalOperation, kmip.ResultReasonNonUniqueNameAttribute)},
 				{name: "attribute not there", a: attrsA("x-Absent", ttlv.Int(0, 1)),
 					want: attrsReason(ver, kmip.ResultReasonInvalidField, kmip.ResultReasonAttributeNotFound)},
@@ -508,7 +508,7 @@ func TestAdjustAttribute(t *testing.T) {
 		{"increment by default 1", "x-Count", []ttlv.Value{adj(kmip.AdjustmentTypeIncrement)}, 0, func(v ttlv.Value) bool { return v.Int() == 6 }},
 		{"decrement by 10", "x-Count", []ttlv.Value{adj(kmip.AdjustmentTypeDecrement), val(ttlv.Int(0, 10))}, 0, func(v ttlv.Value) bool { return v.Int() == -4 }},
 		{"negate", "x-Count", []ttlv.Value{adj(kmip.AdjustmentTypeNegate)}, 0, func(v ttlv.Value) bool { return v.Int() == 4 }},
-		{"long by a long", "x-Long", []ttlv.Value{adj(kmip.AdjustmentTypeIncrement), val(ttlv.Long(0, 1 << 40))}, 0, func(v ttlv.Value) bool { return v.Long() == 1<<40+1 }},
+		{"long by a long", "x-Long", []ttlv.Value{adj(kmip.AdjustmentTypeIncrement), val(ttlv.Long(0, 1<<40))}, 0, func(v ttlv.Value) bool { return v.Long() == 1<<40+1 }},
 		{"date by an interval", attrActivationDate, []ttlv.Value{adj(kmip.AdjustmentTypeIncrement), val(ttlv.Interval(0, 60))}, 0,
 			func(v ttlv.Value) bool { return v.Time().Equal(base.Add(time.Minute)) }},
 		{"absent boolean counts as false", attrSensitive, []ttlv.Value{adj(kmip.AdjustmentTypeNegate)}, 0, func(v ttlv.Value) bool { return v.Bool() }},
@@ -540,4 +540,22 @@ func TestAdjustAttribute(t *testing.T) {
 	}
 	_, err := e.attrsCall(nil, kmip.V1_4, kmip.OperationAdjustAttribute, attrsUID(id), attrsRef(kmip.V1_4, "x-Count"))
 	attrsWantReason(t, err, kmip.ResultReasonOperationNotSupported)
+}
+
+// TestNameUniquePerTenant checks that a Name is unique within a tenant
+// (the key management domain of KMIP 1.4 §3.2), not across tenants.
+func TestNameUniquePerTenant(t *testing.T) {
+	e := attrsNewEnv(t)
+	e.attrsPut(t, attrsObj{tenant: "t1", attrs: []kmip.Attribute{attrsA(attrName, attrsName("shared"))}})
+	a := e.attrsPut(t, attrsObj{tenant: "t2"})
+	b := e.attrsPut(t, attrsObj{tenant: "t2"})
+	ctx := attrsTenantCtx("t2", "carol")
+	for _, ver := range attrsVersions {
+		name := attrsA(attrName, attrsName("shared-"+ver.String()))
+		e.attrsPut(t, attrsObj{tenant: "t1", attrs: []kmip.Attribute{name}})
+		_, err := e.attrsCall(ctx, ver, kmip.OperationAddAttribute, attrsUID(a), attrsNew(ver, name))
+		attrsWantReason(t, err, 0)
+		_, err = e.attrsCall(ctx, ver, kmip.OperationAddAttribute, attrsUID(b), attrsNew(ver, name))
+		attrsWantReason(t, err, attrsReason(ver, kmip.ResultReasonIllegalOperation, kmip.ResultReasonNonUniqueNameAttribute))
+	}
 }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/kmipd/kmipd/hsmbackend"
@@ -17,17 +16,17 @@ import (
 // its attributes, refusing attributes a client may not set, the
 // attributes the server sets on a new object, and Name uniqueness.
 
-// payloadFields indexes a request payload by tag. A field that appears
+// crFields indexes a request payload by tag. A field that appears
 // twice is Invalid Message (KMIP 1.4 §11.1: "The same field is contained
 // in a header/batch item/payload more than once"), except the tags listed
 // as repeatable.
-func payloadFields(p ttlv.Value, repeatable ...ttlv.Tag) (map[ttlv.Tag]ttlv.Value, error) {
+func crFields(p ttlv.Value, repeatable ...ttlv.Tag) (map[ttlv.Tag]ttlv.Value, error) {
 	if !p.IsZero() && p.Type != ttlv.TypeStructure {
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidMessage, "request payload is not a structure")
 	}
 	out := make(map[ttlv.Tag]ttlv.Value, len(p.Children()))
 	for _, f := range p.Children() {
-		if _, dup := out[f.Tag]; dup && !tagIn(f.Tag, repeatable) {
+		if _, dup := out[f.Tag]; dup && !crTagIn(f.Tag, repeatable) {
 			return nil, kmip.Errorf(kmip.ResultReasonInvalidMessage, "request payload repeats %s", kmip.TagString(f.Tag))
 		}
 		out[f.Tag] = f
@@ -35,7 +34,7 @@ func payloadFields(p ttlv.Value, repeatable ...ttlv.Tag) (map[ttlv.Tag]ttlv.Valu
 	return out, nil
 }
 
-func tagIn(t ttlv.Tag, list []ttlv.Tag) bool {
+func crTagIn(t ttlv.Tag, list []ttlv.Tag) bool {
 	for _, x := range list {
 		if x == t {
 			return true
@@ -44,25 +43,25 @@ func tagIn(t ttlv.Tag, list []ttlv.Tag) bool {
 	return false
 }
 
-// objectTypeField reads the REQUIRED Object Type of a Create or Register
+// crObjectTypeField reads the REQUIRED Object Type of a Create or Register
 // payload.
-func objectTypeField(fields map[ttlv.Tag]ttlv.Value) (kmip.ObjectType, error) {
+func crObjectTypeField(fields map[ttlv.Tag]ttlv.Value) (kmip.ObjectType, error) {
 	v, ok := fields[kmip.TagObjectType]
 	if !ok {
 		return 0, kmip.Errorf(kmip.ResultReasonInvalidMessage, "object type is missing")
 	}
 	if v.Type != ttlv.TypeEnumeration {
-		return 0, fieldTypeError(v)
+		return 0, crFieldType(v)
 	}
 	return kmip.ObjectType(v.Enum()), nil
 }
 
-// requestAttributes parses the attributes of a request: the 1.x
+// crRequestAttributes parses the attributes of a request: the 1.x
 // Template-Attribute (or one of its Create Key Pair variants) or the 2.x
 // Attributes structure, whichever of tags1x and tag2x is present. Both are
 // accepted in every version: a client that mixes them up is still
 // understood.
-func requestAttributes(fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) ([]kmip.Attribute, error) {
+func crRequestAttributes(fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) ([]kmip.Attribute, error) {
 	c1, ok1 := fields[tag1x]
 	c2, ok2 := fields[tag2x]
 	switch {
@@ -70,12 +69,12 @@ func requestAttributes(fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) ([
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidMessage, "both %s and %s given", kmip.TagString(tag1x), kmip.TagString(tag2x))
 	case ok1:
 		if c1.Type != ttlv.TypeStructure {
-			return nil, fieldTypeError(c1)
+			return nil, crFieldType(c1)
 		}
 		return kmip.ParseAttributes(c1)
 	case ok2:
 		if c2.Type != ttlv.TypeStructure {
-			return nil, fieldTypeError(c2)
+			return nil, crFieldType(c2)
 		}
 		return kmip.ParseAttributes(c2)
 	}
@@ -84,37 +83,37 @@ func requestAttributes(fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) ([
 
 // Reasons that differ between 1.x and 2.x: 1.x has only Invalid Field
 // for a bad attribute (KMIP 1.4 §11.2 "Incorrect attribute value(s)
-// specified"); 2.0 names the fault (2.0 §11, Table 211).
+// specified"); 2.0 names the fault (2.0 §11.45, Table 439).
 
-func readOnlyError(req *kmip.Request, name string) error {
+func crReadOnly(req *kmip.Request, name string) error {
 	if req.Version.Is2x() {
 		return kmip.Errorf(kmip.ResultReasonAttributeReadOnly, "attribute %q is set by the server", name)
 	}
 	return kmip.Errorf(kmip.ResultReasonInvalidField, "attribute %q is set by the server", name)
 }
 
-func attrValueError(req *kmip.Request, format string, args ...any) error {
+func crBadValue(req *kmip.Request, format string, args ...any) error {
 	if req.Version.Is2x() {
 		return kmip.Errorf(kmip.ResultReasonInvalidAttributeValue, format, args...)
 	}
 	return kmip.Errorf(kmip.ResultReasonInvalidField, format, args...)
 }
 
-func singleValuedError(req *kmip.Request, name string) error {
+func crSingleValued(req *kmip.Request, name string) error {
 	if req.Version.Is2x() {
 		return kmip.Errorf(kmip.ResultReasonAttributeSingleValued, "attribute %q given more than once", name)
 	}
 	return kmip.Errorf(kmip.ResultReasonInvalidField, "attribute %q given more than once", name)
 }
 
-func objectTypeError(req *kmip.Request, format string, args ...any) error {
+func crBadObjectType(req *kmip.Request, format string, args ...any) error {
 	if req.Version.Is2x() {
 		return kmip.Errorf(kmip.ResultReasonInvalidObjectType, format, args...)
 	}
 	return kmip.Errorf(kmip.ResultReasonInvalidField, format, args...)
 }
 
-func nameTakenError(req *kmip.Request, name string) error {
+func crNameTaken(req *kmip.Request, name string) error {
 	if req.Version.Is2x() {
 		return kmip.Errorf(kmip.ResultReasonNonUniqueNameAttribute, "name %q is already used", name)
 	}
@@ -123,11 +122,11 @@ func nameTakenError(req *kmip.Request, name string) error {
 	return kmip.Errorf(kmip.ResultReasonInvalidField, "name %q is already used", name)
 }
 
-// serverSetAttrs are the attributes only the server sets on a new object
+// crServerSetAttrs are the attributes only the server sets on a new object
 // (each one's "Initially set by: Server" in KMIP 1.4 §3 and 2.0 §4, or
 // one the server derives from the material). A client giving one in
 // Create or Register is refused rather than silently overridden.
-var serverSetAttrs = map[string]bool{
+var crServerSetAttrs = map[string]bool{
 	attrUniqueIdentifier: true, attrState: true, attrInitialDate: true,
 	attrLastChangeDate: true, attrDestroyDate: true, attrCompromiseDate: true,
 	attrCompromiseOccurrence: true, attrRevocationReason: true, "Archive Date": true,
@@ -152,49 +151,49 @@ func checkClientAttributes(req *kmip.Request, ot kmip.ObjectType, attrs []kmip.A
 	seen := map[string]bool{}
 	for _, a := range attrs {
 		if a.Value.IsZero() {
-			return attrValueError(req, "attribute %q has no value", a.Name)
+			return crBadValue(req, "attribute %q has no value", a.Name)
 		}
-		if kmip.IsCustomAttributeName(a.Name) || !isStandardAttribute(a.Name) {
+		if kmip.IsCustomAttributeName(a.Name) || !crStandardAttr(a.Name) {
 			continue // custom and vendor attributes are the client's business
 		}
-		if serverSetAttrs[a.Name] || (generated && (a.Name == attrOriginalCreationDate || a.Name == attrRandomNumberGenerator)) {
-			return readOnlyError(req, a.Name)
+		if crServerSetAttrs[a.Name] || (generated && (a.Name == attrOriginalCreationDate || a.Name == attrRandomNumberGenerator)) {
+			return crReadOnly(req, a.Name)
 		}
 		info, _ := kmip.AttributeByName(a.Name)
 		if a.Name == attrObjectType {
 			// A 2.x client may repeat the payload's Object Type among the
 			// attributes; it must agree.
 			if a.Value.Type != ttlv.TypeEnumeration || kmip.ObjectType(a.Value.Enum()) != ot {
-				return attrValueError(req, "object type attribute does not match the payload's")
+				return crBadValue(req, "object type attribute does not match the payload's")
 			}
 		}
 		if !info.MultiInstance {
 			if seen[a.Name] {
-				return singleValuedError(req, a.Name)
+				return crSingleValued(req, a.Name)
 			}
 			seen[a.Name] = true
 		}
-		if !attrTypeOK(info, a.Value) {
-			return attrValueError(req, "attribute %q has the wrong item type", a.Name)
+		if !crAttrTypeOK(info, a.Value) {
+			return crBadValue(req, "attribute %q has the wrong item type", a.Name)
 		}
 		if a.Name == attrName {
 			nv, ok := a.Value.Child(kmip.TagNameValue)
 			if !ok || nv.Type != ttlv.TypeTextString || nv.Text() == "" {
-				return attrValueError(req, "name without a name value")
+				return crBadValue(req, "name without a name value")
 			}
 		}
 	}
 	return nil
 }
 
-func isStandardAttribute(name string) bool {
+func crStandardAttr(name string) bool {
 	_, ok := kmip.AttributeByName(name)
 	return ok
 }
 
-// attrTypeOK checks a value against the item type the specification gives
+// crAttrTypeOK checks a value against the item type the specification gives
 // its attribute's tag. A Date-Time may come as a 2.x Date-Time Extended.
-func attrTypeOK(info kmip.AttributeInfo, v ttlv.Value) bool {
+func crAttrTypeOK(info kmip.AttributeInfo, v ttlv.Value) bool {
 	ti, ok := kmip.LookupTag(info.Tag)
 	if !ok {
 		return true
@@ -212,8 +211,8 @@ func attrTypeOK(info kmip.AttributeInfo, v ttlv.Value) bool {
 	return v.Type == want
 }
 
-// findAttr returns the value of the first attribute named name.
-func findAttr(attrs []kmip.Attribute, name string) (ttlv.Value, bool) {
+// crFindAttr returns the value of the first attribute named name.
+func crFindAttr(attrs []kmip.Attribute, name string) (ttlv.Value, bool) {
 	for _, a := range attrs {
 		if a.Name == name {
 			return a.Value, true
@@ -222,7 +221,7 @@ func findAttr(attrs []kmip.Attribute, name string) (ttlv.Value, bool) {
 	return ttlv.Value{}, false
 }
 
-func dropAttr(attrs []kmip.Attribute, name string) []kmip.Attribute {
+func crDropAttr(attrs []kmip.Attribute, name string) []kmip.Attribute {
 	out := attrs[:0:0]
 	for _, a := range attrs {
 		if a.Name != name {
@@ -232,42 +231,53 @@ func dropAttr(attrs []kmip.Attribute, name string) []kmip.Attribute {
 	return out
 }
 
-// checkNamesFree refuses Names already used by another object of the
+// crCheckNamesFree refuses Names already used by another object of the
 // subject's tenant (KMIP 1.4 §11.2-11.4). Uniqueness is per tenant: a
-// refusal must not reveal another tenant's names. Destroyed objects keep
+// refusal must not reveal another tenant's names (a subject without a
+// tenant competes with the objects without one). Destroyed objects keep
 // their metadata but give up their names, so a client can create a key
 // again under the name of one it destroyed. The check and the Create are
 // not one transaction: two concurrent creates of one name can both pass.
-func (s *Service) checkNamesFree(ctx context.Context, req *kmip.Request, attrs []kmip.Attribute) error {
+func (s *Service) crCheckNamesFree(ctx context.Context, req *kmip.Request, attrs []kmip.Attribute) error {
 	tenant := SubjectFrom(ctx).Tenant
 	for _, a := range attrs {
 		if a.Name != attrName {
 			continue
 		}
 		nv, _ := a.Value.Child(kmip.TagNameValue)
-		ids, err := s.store.Locate(ctx, objects.Query{
-			Filters:  []objects.Filter{objects.Equals(attrName, ttlv.Text(kmip.TagNameValue, nv.Text()))},
-			Tenant:   tenant,
-			Storage:  objects.StorageOnLine | objects.StorageArchival,
-			MaxItems: 1,
-		})
+		q := objects.Query{
+			Filters: []objects.Filter{objects.Equals(attrName, ttlv.Text(kmip.TagNameValue, nv.Text()))},
+			Tenant:  tenant,
+			Storage: objects.StorageOnLine | objects.StorageArchival,
+		}
+		if tenant != "" {
+			q.MaxItems = 1
+		}
+		ids, err := s.store.Locate(ctx, q)
 		if err != nil {
 			return storeError(err, "")
 		}
-		if len(ids) > 0 {
-			return nameTakenError(req, nv.Text())
+		for _, id := range ids {
+			if tenant == "" {
+				// An empty Query tenant matches every tenant: look.
+				o, err := s.store.Get(ctx, id)
+				if err != nil || o.Tenant != "" {
+					continue
+				}
+			}
+			return crNameTaken(req, nv.Text())
 		}
 	}
 	return nil
 }
 
-// newObject builds a managed object of type ot with the client's
+// crNewObject builds a managed object of type ot with the client's
 // attributes and everything the server sets at creation (KMIP 1.4 §3):
 // Unique Identifier, Object Type, State (Pre-Active, or Active at once
 // when the Activation Date has passed: §3.22 transitions 1 and 4),
 // Initial Date and Last Change Date, Fresh (§3.34), and the Sensitive /
 // Extractable family (§3.48-3.51, 1.4 and later).
-func (s *Service) newObject(ctx context.Context, ot kmip.ObjectType, attrs []kmip.Attribute, now time.Time) (*objects.Object, error) {
+func (s *Service) crNewObject(ctx context.Context, ot kmip.ObjectType, attrs []kmip.Attribute, now time.Time) (*objects.Object, error) {
 	id, err := s.store.NewID(ctx)
 	if err != nil {
 		return nil, storeError(err, "")
@@ -308,8 +318,8 @@ func (s *Service) newObject(ctx context.Context, ot kmip.ObjectType, attrs []kmi
 	return o, nil
 }
 
-// setCrypto sets Cryptographic Algorithm and Length (when non-zero).
-func setCrypto(o *objects.Object, alg kmip.CryptographicAlgorithm, bits int32) {
+// crSetCrypto sets Cryptographic Algorithm and Length (when non-zero).
+func crSetCrypto(o *objects.Object, alg kmip.CryptographicAlgorithm, bits int32) {
 	if alg != 0 {
 		o.SetAttr(attr(attrCryptoAlgorithm, ttlv.Enum(0, uint32(alg))))
 	}
@@ -318,27 +328,27 @@ func setCrypto(o *objects.Object, alg kmip.CryptographicAlgorithm, bits int32) {
 	}
 }
 
-// setUsageDefault gives a key without a Cryptographic Usage Mask a usable
+// crSetUsage gives a key without a Cryptographic Usage Mask a usable
 // one instead of failing the request (KMIP 1.4 Table 165 makes the mask
 // REQUIRED, but MongoDB and others omit it).
-func setUsageDefault(o *objects.Object, mask kmip.CryptographicUsageMask) {
+func crSetUsage(o *objects.Object, mask kmip.CryptographicUsageMask) {
 	if _, ok := o.Attr(attrCryptoUsageMask); !ok && mask != 0 {
 		o.SetAttr(attr(attrCryptoUsageMask, ttlv.Int(0, int32(mask))))
 	}
 }
 
-// setFormat records the default Key Format Type of a key: in the object,
+// crSetFormat records the default Key Format Type of a key: in the object,
 // and as the 2.x Key Format Type attribute (2.0 §4.26; not an attribute
 // in 1.x, so 1.x clients never see it).
-func setFormat(o *objects.Object, f kmip.KeyFormatType) {
+func crSetFormat(o *objects.Object, f kmip.KeyFormatType) {
 	o.KeyFormat = uint32(f)
 	o.SetAttr(attr("Key Format Type", ttlv.Enum(0, uint32(f))))
 }
 
-// createObjects stores new objects in order; if one fails, those already
+// crCreateObjects stores new objects in order; if one fails, those already
 // stored are deleted again, so a failed Create Key Pair or Re-key leaves
 // nothing behind.
-func (s *Service) createObjects(ctx context.Context, objs ...*objects.Object) error {
+func (s *Service) crCreateObjects(ctx context.Context, objs ...*objects.Object) error {
 	for i, o := range objs {
 		if err := s.store.Create(ctx, o); err != nil {
 			for _, done := range objs[:i] {
@@ -367,7 +377,7 @@ func symmetricSpec(req *kmip.Request, alg kmip.CryptographicAlgorithm, bits int3
 	case kmip.CryptographicAlgorithmAES:
 		bits = def(256)
 		if bits != 128 && bits != 192 && bits != 256 {
-			return hsmbackend.SecretSpec{}, 0, attrValueError(req, "AES keys are 128, 192 or 256 bits, not %d", bits)
+			return hsmbackend.SecretSpec{}, 0, crBadValue(req, "AES keys are 128, 192 or 256 bits, not %d", bits)
 		}
 		return hsmbackend.SecretSpec{Kind: hsmbackend.AES, Bits: int(bits)}, bits, nil
 	case kmip.CryptographicAlgorithmDES3:
@@ -375,7 +385,7 @@ func symmetricSpec(req *kmip.Request, alg kmip.CryptographicAlgorithm, bits int3
 		// is 24 bytes with parity either way.
 		bits = def(168)
 		if bits != 168 && bits != 192 {
-			return hsmbackend.SecretSpec{}, 0, attrValueError(req, "3DES keys are 168 or 192 bits, not %d", bits)
+			return hsmbackend.SecretSpec{}, 0, crBadValue(req, "3DES keys are 168 or 192 bits, not %d", bits)
 		}
 		return hsmbackend.SecretSpec{Kind: hsmbackend.DES3, Bits: int(bits)}, bits, nil
 	case kmip.CryptographicAlgorithmHMACSHA1:
@@ -394,14 +404,14 @@ func symmetricSpec(req *kmip.Request, alg kmip.CryptographicAlgorithm, bits int3
 	case kmip.CryptographicAlgorithmRSA, kmip.CryptographicAlgorithmDSA, kmip.CryptographicAlgorithmECDSA,
 		kmip.CryptographicAlgorithmDH, kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV,
 		kmip.CryptographicAlgorithmEC, kmip.CryptographicAlgorithmEd25519, kmip.CryptographicAlgorithmEd448:
-		return hsmbackend.SecretSpec{}, 0, attrValueError(req, "%v is not a symmetric key algorithm: use Create Key Pair", alg)
+		return hsmbackend.SecretSpec{}, 0, crBadValue(req, "%v is not a symmetric key algorithm: use Create Key Pair", alg)
 	default:
 		if !haveBits {
-			return hsmbackend.SecretSpec{}, 0, attrValueError(req, "cryptographic length is required for %v", alg)
+			return hsmbackend.SecretSpec{}, 0, crBadValue(req, "cryptographic length is required for %v", alg)
 		}
 	}
 	if bits < 8 || bits%8 != 0 || bits > 8*hsmbackend.MaxMaterialLen {
-		return hsmbackend.SecretSpec{}, 0, attrValueError(req, "cryptographic length %d is not a whole number of bytes", bits)
+		return hsmbackend.SecretSpec{}, 0, crBadValue(req, "cryptographic length %d is not a whole number of bytes", bits)
 	}
 	return hsmbackend.SecretSpec{Kind: hsmbackend.GenericSecret, Bits: int(bits)}, bits, nil
 }
@@ -419,18 +429,18 @@ func defaultSymmetricUsage(alg kmip.CryptographicAlgorithm) kmip.CryptographicUs
 	return kmip.CryptographicUsageMaskEncrypt | kmip.CryptographicUsageMaskDecrypt
 }
 
-// intAttr reads an Integer attribute.
-func intAttr(attrs []kmip.Attribute, name string) (int32, bool) {
-	v, ok := findAttr(attrs, name)
+// crIntAttr reads an Integer attribute.
+func crIntAttr(attrs []kmip.Attribute, name string) (int32, bool) {
+	v, ok := crFindAttr(attrs, name)
 	if !ok || v.Type != ttlv.TypeInteger {
 		return 0, false
 	}
 	return v.Int(), true
 }
 
-// enumAttr reads an Enumeration attribute.
-func enumAttr(attrs []kmip.Attribute, name string) (uint32, bool) {
-	v, ok := findAttr(attrs, name)
+// crEnumAttr reads an Enumeration attribute.
+func crEnumAttr(attrs []kmip.Attribute, name string) (uint32, bool) {
+	v, ok := crFindAttr(attrs, name)
 	if !ok || v.Type != ttlv.TypeEnumeration {
 		return 0, false
 	}
@@ -440,16 +450,16 @@ func enumAttr(attrs []kmip.Attribute, name string) (uint32, bool) {
 // create is Create (KMIP 1.4 §4.1, 2.0 §6.1.8): a Symmetric Key, or Secret
 // Data (2.0, and the 1.4 test case TC-CREATE-SD-1), generated in the HSM
 // and stored wrapped under the master key.
-func (s *Service) create(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := payloadFields(req.Payload)
+func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
+	fields, err := crFields(req.Payload)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	ot, err := objectTypeField(fields)
+	ot, err := crObjectTypeField(fields)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs, err := requestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := crRequestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -462,13 +472,13 @@ func (s *Service) create(ctx context.Context, req *kmip.Request) (ttlv.Value, er
 		bits   int32
 		format kmip.KeyFormatType
 	)
-	bits, haveBits := intAttr(attrs, attrCryptoLength)
+	bits, haveBits := crIntAttr(attrs, attrCryptoLength)
 	switch ot {
 	case kmip.ObjectTypeSymmetricKey:
-		a, ok := enumAttr(attrs, attrCryptoAlgorithm)
+		a, ok := crEnumAttr(attrs, attrCryptoAlgorithm)
 		if !ok {
 			// KMIP 1.4 Table 165: Cryptographic Algorithm is REQUIRED.
-			return ttlv.Value{}, attrValueError(req, "cryptographic algorithm is required")
+			return ttlv.Value{}, crBadValue(req, "cryptographic algorithm is required")
 		}
 		alg = kmip.CryptographicAlgorithm(a)
 		if spec, bits, err = symmetricSpec(req, alg, bits, haveBits); err != nil {
@@ -480,41 +490,41 @@ func (s *Service) create(ctx context.Context, req *kmip.Request) (ttlv.Value, er
 			bits = 256
 		}
 		if bits < 8 || bits%8 != 0 || bits > 8*hsmbackend.MaxMaterialLen {
-			return ttlv.Value{}, attrValueError(req, "cryptographic length %d is not a whole number of bytes", bits)
+			return ttlv.Value{}, crBadValue(req, "cryptographic length %d is not a whole number of bytes", bits)
 		}
 		spec = hsmbackend.SecretSpec{Kind: hsmbackend.GenericSecret, Bits: int(bits)}
 		format = kmip.KeyFormatTypeOpaque
 	default:
-		return ttlv.Value{}, objectTypeError(req, "create makes symmetric keys and secret data, not %v", ot)
+		return ttlv.Value{}, crBadObjectType(req, "create makes symmetric keys and secret data, not %v", ot)
 	}
-	if err := s.checkNamesFree(ctx, req, attrs); err != nil {
+	if err := s.crCheckNamesFree(ctx, req, attrs); err != nil {
 		return ttlv.Value{}, err
 	}
 	w, err := s.hsm.GenerateSecret(ctx, spec)
 	if err != nil {
 		return ttlv.Value{}, hsmError("create", err)
 	}
-	digest, err := s.secretDigest(ctx, w, func(plain []byte) ttlv.Value { return ttlv.Bytes(kmip.TagKeyMaterial, plain) }, format)
+	digest, err := s.crSecretDigest(ctx, w, func(plain []byte) ttlv.Value { return ttlv.Bytes(kmip.TagKeyMaterial, plain) }, format)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	o, err := s.newObject(ctx, ot, attrs, now)
+	o, err := s.crNewObject(ctx, ot, attrs, now)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
 	o.Wrapped = toStored(w)
-	setCrypto(o, alg, bits)
+	crSetCrypto(o, alg, bits)
 	if ot == kmip.ObjectTypeSymmetricKey {
-		setUsageDefault(o, defaultSymmetricUsage(alg))
+		crSetUsage(o, defaultSymmetricUsage(alg))
 	} else {
-		setUsageDefault(o, kmip.CryptographicUsageMaskDeriveKey)
+		crSetUsage(o, kmip.CryptographicUsageMaskDeriveKey)
 		o.Public = secretDataHeader(kmip.SecretDataTypePassword)
 	}
 	o.SetAttr(attr(attrOriginalCreationDate, ttlv.DateTime(0, now)))
 	o.SetAttr(attr(attrDigest, digest))
-	setFormat(o, format)
-	if err := s.createObjects(ctx, o); err != nil {
+	crSetFormat(o, format)
+	if err := s.crCreateObjects(ctx, o); err != nil {
 		return ttlv.Value{}, err
 	}
 	return kmip.Payload(
@@ -523,19 +533,19 @@ func (s *Service) create(ctx context.Context, req *kmip.Request) (ttlv.Value, er
 	), nil
 }
 
-// secretDigest unwraps freshly generated material just long enough to
+// crSecretDigest unwraps freshly generated material just long enough to
 // compute its Digest (KMIP 1.4 §3.17: "set by the server when the object
 // is created"), then clears it. material builds the Key Material the
 // digest is taken over, in the key's default format.
-func (s *Service) secretDigest(ctx context.Context, w hsmbackend.Wrapped, material func(plain []byte) ttlv.Value, format kmip.KeyFormatType) (ttlv.Value, error) {
+func (s *Service) crSecretDigest(ctx context.Context, w hsmbackend.Wrapped, material func(plain []byte) ttlv.Value, format kmip.KeyFormatType) (ttlv.Value, error) {
 	plain, err := s.hsm.Unwrap(ctx, w)
 	if err != nil {
 		return ttlv.Value{}, hsmError("digest", err)
 	}
 	defer clear(plain)
 	m := material(plain)
-	d := digestOf(m, format)
-	clearMaterial(m)
+	d := crDigest(m, format)
+	crClearMaterial(m)
 	return d, nil
 }
 
@@ -548,7 +558,7 @@ func mergeKeyPairAttributes(common, specific []kmip.Attribute) []kmip.Attribute 
 		info, known := kmip.AttributeByName(a.Name)
 		multi := !known || info.MultiInstance
 		if !multi {
-			if _, override := findAttr(specific, a.Name); override {
+			if _, override := crFindAttr(specific, a.Name); override {
 				continue
 			}
 		}
@@ -566,33 +576,33 @@ func mergeKeyPairAttributes(common, specific []kmip.Attribute) []kmip.Attribute 
 // pairSpec maps Create Key Pair's algorithm and length (or Recommended
 // Curve) to an HSM key-pair specification, with the length to record.
 func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, kmip.CryptographicAlgorithm, int32, error) {
-	a, ok := enumAttr(attrs, attrCryptoAlgorithm)
+	a, ok := crEnumAttr(attrs, attrCryptoAlgorithm)
 	if !ok {
 		// KMIP 1.4 Table 168: Cryptographic Algorithm is REQUIRED.
-		return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "cryptographic algorithm is required")
+		return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "cryptographic algorithm is required")
 	}
 	alg := kmip.CryptographicAlgorithm(a)
-	bits, haveBits := intAttr(attrs, attrCryptoLength)
+	bits, haveBits := crIntAttr(attrs, attrCryptoLength)
 	switch alg {
 	case kmip.CryptographicAlgorithmRSA:
 		if !haveBits {
 			bits = 2048
 		}
 		if bits < hsmbackend.MinRSABits || bits > hsmbackend.MaxRSABits || bits%8 != 0 {
-			return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "RSA keys of %d bits are not supported", bits)
+			return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "RSA keys of %d bits are not supported", bits)
 		}
 		return hsmbackend.PairSpec{Kind: hsmbackend.RSA, Bits: int(bits)}, alg, bits, nil
 	case kmip.CryptographicAlgorithmEC, kmip.CryptographicAlgorithmECDSA, kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV:
 		curve := ""
-		if dp, ok := findAttr(attrs, attrCryptoDomainParams); ok {
+		if dp, ok := crFindAttr(attrs, attrCryptoDomainParams); ok {
 			if rc, ok := dp.Child(kmip.TagRecommendedCurve); ok && rc.Type == ttlv.TypeEnumeration {
-				for _, c := range curveInfo {
+				for _, c := range crCurves {
 					if c.rc == kmip.RecommendedCurve(rc.Enum()) && c.name != "P-224" {
 						curve = c.name
 					}
 				}
 				if curve == "" {
-					return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "recommended curve %v is not supported", kmip.RecommendedCurve(rc.Enum()))
+					return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "recommended curve %v is not supported", kmip.RecommendedCurve(rc.Enum()))
 				}
 			}
 		}
@@ -605,7 +615,7 @@ func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, k
 			case bits == 521:
 				curve = "P-521"
 			default:
-				return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "EC keys of %d bits are not supported", bits)
+				return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "EC keys of %d bits are not supported", bits)
 			}
 		}
 		switch curve {
@@ -620,7 +630,7 @@ func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, k
 	case kmip.CryptographicAlgorithmEd25519:
 		return hsmbackend.PairSpec{Kind: hsmbackend.Ed25519}, alg, 256, nil
 	}
-	return hsmbackend.PairSpec{}, 0, 0, attrValueError(req, "key pairs of %v are not supported", alg)
+	return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "key pairs of %v are not supported", alg)
 }
 
 // defaultPairUsage is the usage mask of a new key of a pair that the client
@@ -652,8 +662,8 @@ func pairFormats(kind hsmbackend.Algorithm) (priv, pub kmip.KeyFormatType) {
 	return kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeX509
 }
 
-// linkValue builds a Link attribute value (KMIP 1.4 §3.35).
-func linkValue(t kmip.LinkType, id string) ttlv.Value {
+// crLink builds a Link attribute value (KMIP 1.4 §3.35).
+func crLink(t kmip.LinkType, id string) ttlv.Value {
 	return ttlv.Struct(kmip.TagLink,
 		ttlv.Enum(kmip.TagLinkType, uint32(t)),
 		ttlv.Text(kmip.TagLinkedObjectIdentifier, id))
@@ -662,15 +672,15 @@ func linkValue(t kmip.LinkType, id string) ttlv.Value {
 // keyPairAttrs reads and checks the three attribute sets of Create Key
 // Pair or Re-key Key Pair and returns the merged private and public sets.
 func keyPairAttrs(req *kmip.Request, fields map[ttlv.Tag]ttlv.Value, generated bool) (priv, pub []kmip.Attribute, err error) {
-	common, err := requestAttributes(fields, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes)
+	common, err := crRequestAttributes(fields, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes)
 	if err != nil {
 		return nil, nil, err
 	}
-	privOnly, err := requestAttributes(fields, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes)
+	privOnly, err := crRequestAttributes(fields, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes)
 	if err != nil {
 		return nil, nil, err
 	}
-	pubOnly, err := requestAttributes(fields, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes)
+	pubOnly, err := crRequestAttributes(fields, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -680,21 +690,21 @@ func keyPairAttrs(req *kmip.Request, fields map[ttlv.Tag]ttlv.Value, generated b
 	}{{common, 0}, {privOnly, kmip.ObjectTypePrivateKey}, {pubOnly, kmip.ObjectTypePublicKey}} {
 		attrs := set.attrs
 		if set.ot == 0 {
-			attrs = dropAttr(attrs, attrObjectType) // the common set fits neither type
+			attrs = crDropAttr(attrs, attrObjectType) // the common set fits neither type
 		}
 		if err := checkClientAttributes(req, set.ot, attrs, generated); err != nil {
 			return nil, nil, err
 		}
 	}
-	priv = mergeKeyPairAttributes(dropAttr(common, attrObjectType), privOnly)
-	pub = mergeKeyPairAttributes(dropAttr(common, attrObjectType), pubOnly)
+	priv = mergeKeyPairAttributes(crDropAttr(common, attrObjectType), privOnly)
+	pub = mergeKeyPairAttributes(crDropAttr(common, attrObjectType), pubOnly)
 	// KMIP 1.4 Table 168, 2.0 Table 176: these SHALL be the same for both
 	// keys.
 	for _, name := range []string{attrCryptoAlgorithm, attrCryptoLength, attrCryptoDomainParams, attrCryptoParameters} {
-		a, okA := findAttr(priv, name)
-		b, okB := findAttr(pub, name)
+		a, okA := crFindAttr(priv, name)
+		b, okB := crFindAttr(pub, name)
 		if okA && okB && !ttlv.Equal(a, b) {
-			return nil, nil, attrValueError(req, "%s differs between the private and the public key", name)
+			return nil, nil, crBadValue(req, "%s differs between the private and the public key", name)
 		}
 		if okA != okB && name == attrCryptoAlgorithm {
 			// Given for one key only: it still applies to both.
@@ -708,10 +718,10 @@ func keyPairAttrs(req *kmip.Request, fields map[ttlv.Tag]ttlv.Value, generated b
 	return priv, pub, nil
 }
 
-// generatePair makes a key pair in the HSM and builds its two objects
+// crGeneratePair makes a key pair in the HSM and builds its two objects
 // (not yet stored), linked to each other (KMIP 1.4 §4.2: Public Key Link
 // on the private key, Private Key Link on the public key).
-func (s *Service) generatePair(ctx context.Context, req *kmip.Request, privAttrs, pubAttrs []kmip.Attribute, now time.Time) (priv, pub *objects.Object, err error) {
+func (s *Service) crGeneratePair(ctx context.Context, req *kmip.Request, privAttrs, pubAttrs []kmip.Attribute, now time.Time) (priv, pub *objects.Object, err error) {
 	spec, alg, bits, err := pairSpec(req, privAttrs)
 	if err != nil {
 		return nil, nil, err
@@ -721,7 +731,7 @@ func (s *Service) generatePair(ctx context.Context, req *kmip.Request, privAttrs
 		return nil, nil, hsmError("create key pair", err)
 	}
 	privFormat, pubFormat := pairFormats(spec.Kind)
-	privDigest, err := s.secretDigest(ctx, w, func(plain []byte) ttlv.Value {
+	privDigest, err := s.crSecretDigest(ctx, w, func(plain []byte) ttlv.Value {
 		m, err := exportKeyMaterial(kmip.ObjectTypePrivateKey, plain, nil, privFormat)
 		if err != nil {
 			return ttlv.Bytes(kmip.TagKeyMaterial, nil)
@@ -735,10 +745,10 @@ func (s *Service) generatePair(ctx context.Context, req *kmip.Request, privAttrs
 	if err != nil {
 		return nil, nil, err
 	}
-	if priv, err = s.newObject(ctx, kmip.ObjectTypePrivateKey, privAttrs, now); err != nil {
+	if priv, err = s.crNewObject(ctx, kmip.ObjectTypePrivateKey, privAttrs, now); err != nil {
 		return nil, nil, err
 	}
-	if pub, err = s.newObject(ctx, kmip.ObjectTypePublicKey, pubAttrs, now); err != nil {
+	if pub, err = s.crNewObject(ctx, kmip.ObjectTypePublicKey, pubAttrs, now); err != nil {
 		return nil, nil, err
 	}
 	priv.Wrapped = toStored(w)
@@ -752,14 +762,14 @@ func (s *Service) generatePair(ctx context.Context, req *kmip.Request, privAttrs
 		other   string
 	}{
 		{priv, true, privFormat, privDigest, kmip.LinkTypePublicKeyLink, pub.ID},
-		{pub, false, pubFormat, digestOf(pubMaterial, pubFormat), kmip.LinkTypePrivateKeyLink, priv.ID},
+		{pub, false, pubFormat, crDigest(pubMaterial, pubFormat), kmip.LinkTypePrivateKeyLink, priv.ID},
 	} {
-		setCrypto(x.o, alg, bits)
-		setUsageDefault(x.o, defaultPairUsage(alg, x.private))
+		crSetCrypto(x.o, alg, bits)
+		crSetUsage(x.o, defaultPairUsage(alg, x.private))
 		x.o.SetAttr(attr(attrOriginalCreationDate, ttlv.DateTime(0, now)))
 		x.o.SetAttr(attr(attrDigest, x.digest))
-		setFormat(x.o, x.format)
-		x.o.AddAttr(attr(attrLink, linkValue(x.link, x.other)))
+		crSetFormat(x.o, x.format)
+		x.o.AddAttr(attr(attrLink, crLink(x.link, x.other)))
 	}
 	return priv, pub, nil
 }
@@ -768,8 +778,8 @@ func (s *Service) generatePair(ctx context.Context, req *kmip.Request, privAttrs
 // (P-256, P-384, P-521) and Ed25519 where the HSM can wrap it, generated
 // in the HSM; the private key is stored wrapped, the public key as
 // SubjectPublicKeyInfo.
-func (s *Service) createKeyPair(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := payloadFields(req.Payload)
+func (s *Service) createKeyPairOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
+	fields, err := crFields(req.Payload)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -777,15 +787,15 @@ func (s *Service) createKeyPair(ctx context.Context, req *kmip.Request) (ttlv.Va
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	if err := s.checkNamesFree(ctx, req, append(privAttrs[:len(privAttrs):len(privAttrs)], pubAttrs...)); err != nil {
+	if err := s.crCheckNamesFree(ctx, req, append(privAttrs[:len(privAttrs):len(privAttrs)], pubAttrs...)); err != nil {
 		return ttlv.Value{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	priv, pub, err := s.generatePair(ctx, req, privAttrs, pubAttrs, now)
+	priv, pub, err := s.crGeneratePair(ctx, req, privAttrs, pubAttrs, now)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	if err := s.createObjects(ctx, priv, pub); err != nil {
+	if err := s.crCreateObjects(ctx, priv, pub); err != nil {
 		return ttlv.Value{}, err
 	}
 	return kmip.Payload(
@@ -793,5 +803,3 @@ func (s *Service) createKeyPair(ctx context.Context, req *kmip.Request) (ttlv.Va
 		ttlv.Text(kmip.TagPublicKeyUniqueIdentifier, pub.ID),
 	), nil
 }
-
-var errNoMaterial = errors.New("object has no key material")

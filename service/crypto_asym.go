@@ -155,7 +155,9 @@ func rsaEncrypt(pub *rsa.PublicKey, p cryptoParams, msg []byte) ([]byte, error) 
 		}
 		out, err = rsa.EncryptOAEPWithOptions(rand.Reader, pub, msg, opts)
 	case kmip.PaddingMethodPKCS1V15:
-		out, err = rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
+		// Deprecated in Go 1.26, but KMIP offers Padding Method PKCS1 v1.5
+		// and clients use it; encryption is no oracle.
+		out, err = rsa.EncryptPKCS1v15(rand.Reader, pub, msg) //nolint:staticcheck // KMIP 1.4 §9.1.3.2.15 PKCS1 v1.5 interoperability
 	case 0:
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "RSA encryption needs a padding method (OAEP or PKCS1 v1.5)")
 	default:
@@ -180,7 +182,10 @@ func rsaDecrypt(priv *rsa.PrivateKey, p cryptoParams, ct []byte) ([]byte, error)
 		}
 		out, err = priv.Decrypt(nil, ct, opts)
 	case kmip.PaddingMethodPKCS1V15:
-		out, err = rsa.DecryptPKCS1v15(nil, priv, ct)
+		// Deprecated in Go 1.26 as a padding oracle (Bleichenbacher). Here
+		// the oracle gives nothing: it answers only callers allowed to
+		// Decrypt with the key, who get the plaintext anyway.
+		out, err = rsa.DecryptPKCS1v15(nil, priv, ct) //nolint:staticcheck // KMIP PKCS1 v1.5 interoperability; see above
 	case 0:
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "RSA decryption needs a padding method (OAEP or PKCS1 v1.5)")
 	default:
@@ -218,8 +223,9 @@ func familyOfAlgorithm(a kmip.CryptographicAlgorithm) keyFamily {
 		return familyRSA
 	case kmip.CryptographicAlgorithmEC, kmip.CryptographicAlgorithmECDSA:
 		return familyEC
+	default:
+		return 0
 	}
-	return 0
 }
 
 func familyOfKey(pub crypto.PublicKey) keyFamily {
@@ -367,6 +373,8 @@ func verifySignature(pub crypto.PublicKey, sp sigSpec, digest, sig []byte) bool 
 				salt = rsa.PSSSaltLengthAuto
 			}
 			return rsa.VerifyPSS(k, sp.hash, digest, sig, &rsa.PSSOptions{SaltLength: salt, Hash: sp.hash}) == nil
+		default:
+			return false
 		}
 	case *ecdsa.PublicKey:
 		if sp.scheme != sigECDSA {

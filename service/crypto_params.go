@@ -2,7 +2,7 @@ package service
 
 import (
 	"crypto"
-	_ "crypto/sha1" // registers the hashes goHash names, so crypto.Hash.New never panics
+	_ "crypto/sha1" //nolint:gosec // SHA-1 stays for HMAC-SHA1 and legacy signatures, as KMIP names them; registers the hash so crypto.Hash.New never panics
 	_ "crypto/sha256"
 	_ "crypto/sha3"
 	_ "crypto/sha512"
@@ -186,8 +186,9 @@ func goHash(h kmip.HashingAlgorithm) (crypto.Hash, bool) {
 		return crypto.SHA3_384, true
 	case kmip.HashingAlgorithmSHA3512:
 		return crypto.SHA3_512, true
+	default:
+		return 0, false
 	}
-	return 0, false
 }
 
 // hmacHash maps an HMAC Cryptographic Algorithm to its hash (KMIP 1.4
@@ -204,8 +205,9 @@ func hmacHash(a kmip.CryptographicAlgorithm) (crypto.Hash, bool) {
 		return crypto.SHA384, true
 	case kmip.CryptographicAlgorithmHMACSHA512:
 		return crypto.SHA512, true
+	default:
+		return 0, false
 	}
-	return 0, false
 }
 
 // sigScheme is a signature scheme resolved from the parameters.
@@ -244,8 +246,9 @@ func digitalSignature(d kmip.DigitalSignatureAlgorithm) (sigScheme, crypto.Hash,
 		return sigECDSA, crypto.SHA384, true
 	case kmip.DigitalSignatureAlgorithmECDSAWithSHA512:
 		return sigECDSA, crypto.SHA512, true
+	default:
+		return 0, 0, false
 	}
-	return 0, 0, false
 }
 
 // objectAlgorithm returns the object's Cryptographic Algorithm attribute,

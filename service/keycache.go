@@ -64,8 +64,13 @@ const (
 
 // KeyCacheStats counts cache use since the Service started.
 type KeyCacheStats struct {
-	Hits, Misses, Evictions uint64
-	Entries                 int
+	// Hits and Misses count lookups; a disabled cache only misses.
+	Hits, Misses uint64
+	// Evictions counts entries dropped for room (least recently used) or
+	// because the HSM lost their Handle; Expired those past their TTL.
+	Evictions, Expired uint64
+	// Entries is the number of cached Handles now.
+	Entries int
 }
 
 // keyCacheDestroyTimeout bounds the destruction of evicted handles, which
@@ -81,8 +86,19 @@ type keyUnwrapper interface {
 var _ keyUnwrapper = (*hsmbackend.Backend)(nil)
 
 type keyCacheKey struct {
-	id  string
-	use hsmbackend.KeyUse
+	id      string
+	use     hsmbackend.KeyUse
+	variant string
+}
+
+// keySource says which Handle an operation needs: the object's key
+// unwrapped with use, or when variant is set, a Handle that load makes
+// from the object in another way (a short HMAC key padded to its block,
+// see crypto_ops.go). Entries of different uses or variants are distinct.
+type keySource struct {
+	use     hsmbackend.KeyUse
+	variant string
+	load    func(ctx context.Context) (hsmbackend.Handle, error)
 }
 
 type keyCacheEntry struct {
@@ -131,11 +147,11 @@ type keyRef struct {
 	e *keyCacheEntry
 }
 
-// acquire returns a Handle for o's wrapped material with the given use,
-// from the cache when an entry for the same Revision and blob exists, else
-// by unwrapping. o.Wrapped must be non-nil.
-func (c *keyCache) acquire(ctx context.Context, o *objects.Object, use hsmbackend.KeyUse) (keyRef, error) {
-	k := keyCacheKey{id: o.ID, use: use}
+// acquire returns a Handle for o's wrapped material as src says, from the
+// cache when an entry for the same Revision and blob exists, else by
+// unwrapping. o.Wrapped must be non-nil.
+func (c *keyCache) acquire(ctx context.Context, o *objects.Object, src keySource) (keyRef, error) {
+	k := keyCacheKey{id: o.ID, use: src.use, variant: src.variant}
 	if c.enabled() {
 		c.mu.Lock()
 		victims := c.expireLocked()
@@ -154,9 +170,19 @@ func (c *keyCache) acquire(ctx context.Context, o *objects.Object, use hsmbacken
 		c.stats.Misses++
 		c.mu.Unlock()
 		c.destroy(ctx, victims)
+	} else {
+		c.mu.Lock()
+		c.stats.Misses++
+		c.mu.Unlock()
 	}
 
-	h, err := c.hsm.UnwrapKey(ctx, fromStored(o.Wrapped), use)
+	var h hsmbackend.Handle
+	var err error
+	if src.load != nil {
+		h, err = src.load(ctx)
+	} else {
+		h, err = c.hsm.UnwrapKey(ctx, fromStored(o.Wrapped), src.use)
+	}
 	if err != nil {
 		return keyRef{}, err
 	}
@@ -265,6 +291,7 @@ func (c *keyCache) expireLocked() []hsmbackend.Handle {
 		if now.Before(e.expires) {
 			break
 		}
+		c.stats.Expired++
 		victims = append(victims, c.removeLocked(e)...)
 	}
 	return victims

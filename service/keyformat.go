@@ -43,20 +43,21 @@ import (
 // modulus only costs CPU in validation (a hostile client's lever), and an
 // RSA-16384 PKCS#8 is under 10 KiB.
 const (
-	maxAsymmetricDER = 16 << 10
-	maxRSABits       = 16384
-	maxCertificate   = 64 << 10
+	crMaxAsymmetricDER = 16 << 10
+	crMaxRSABits       = 16384
+	crMaxCertificate   = 64 << 10
 )
 
-// keyBlock is a Key Block (KMIP 1.4 §2.1.3 Table 7) as a request carries
+// crKeyBlock is a Key Block (KMIP 1.4 §2.1.3 Table 7) as a request carries
 // it. Exactly one of material and wrappedValue is set.
-type keyBlock struct {
+type crKeyBlock struct {
 	format      kmip.KeyFormatType
 	compression kmip.KeyCompressionType // 0 when absent
 	// material is the Key Material of a plaintext Key Value: a Byte
 	// String, or a Structure for the Transparent formats (§2.1.4).
 	material ttlv.Value
-	// wrappedValue is the Key Value Byte String of a wrapped key.
+	// wrappedValue is the wrapped key: the Key Value Byte String (TTLV
+	// encoding), or the Key Material of a No Encoding Key Value.
 	wrappedValue []byte
 	alg          kmip.CryptographicAlgorithm // 0 when absent
 	length       int32                       // 0 when absent
@@ -66,8 +67,8 @@ type keyBlock struct {
 // parseKeyBlock decodes a Key Block. Fields it does not know are ignored
 // (KMIP 1.4 §11.1 allows that across minor versions, and extensions may
 // add some); a repeated field is Invalid Message (§11.1).
-func parseKeyBlock(v ttlv.Value) (keyBlock, error) {
-	var kb keyBlock
+func parseKeyBlock(v ttlv.Value) (crKeyBlock, error) {
+	var kb crKeyBlock
 	if v.Tag != kmip.TagKeyBlock || v.Type != ttlv.TypeStructure {
 		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block missing")
 	}
@@ -81,12 +82,12 @@ func parseKeyBlock(v ttlv.Value) (keyBlock, error) {
 		switch f.Tag {
 		case kmip.TagKeyFormatType:
 			if f.Type != ttlv.TypeEnumeration {
-				return kb, fieldTypeError(f)
+				return kb, crFieldType(f)
 			}
 			kb.format, haveFormat = kmip.KeyFormatType(f.Enum()), true
 		case kmip.TagKeyCompressionType:
 			if f.Type != ttlv.TypeEnumeration {
-				return kb, fieldTypeError(f)
+				return kb, crFieldType(f)
 			}
 			kb.compression = kmip.KeyCompressionType(f.Enum())
 		case kmip.TagKeyValue:
@@ -101,11 +102,11 @@ func parseKeyBlock(v ttlv.Value) (keyBlock, error) {
 				}
 				kb.material = m
 			default:
-				return kb, fieldTypeError(f)
+				return kb, crFieldType(f)
 			}
 		case kmip.TagCryptographicAlgorithm:
 			if f.Type != ttlv.TypeEnumeration {
-				return kb, fieldTypeError(f)
+				return kb, crFieldType(f)
 			}
 			kb.alg = kmip.CryptographicAlgorithm(f.Enum())
 		case kmip.TagCryptographicLength:
@@ -115,7 +116,7 @@ func parseKeyBlock(v ttlv.Value) (keyBlock, error) {
 			kb.length = f.Int()
 		case kmip.TagKeyWrappingData:
 			if f.Type != ttlv.TypeStructure {
-				return kb, fieldTypeError(f)
+				return kb, crFieldType(f)
 			}
 			kb.wrapping = f
 		}
@@ -127,16 +128,23 @@ func parseKeyBlock(v ttlv.Value) (keyBlock, error) {
 		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block without key value")
 	case kb.wrappedValue != nil && kb.wrapping.IsZero():
 		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key value is a byte string but the key block has no key wrapping data")
+	case !kb.wrapping.IsZero() && kb.wrappedValue == nil:
+		// No Encoding (KMIP 1.4 §2.1.5): the Key Value structure stays and
+		// its Key Material is the wrapped bytes, as in TC-WRAP-1.
+		if kb.material.Type != ttlv.TypeByteString {
+			return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "wrapped key material must be a byte string")
+		}
+		kb.wrappedValue, kb.material = kb.material.Bytes(), ttlv.Value{}
 	}
 	return kb, nil
 }
 
-func fieldTypeError(f ttlv.Value) error {
+func crFieldType(f ttlv.Value) error {
 	return kmip.Errorf(kmip.ResultReasonInvalidField, "%s has the wrong item type", kmip.TagString(f.Tag))
 }
 
 // materialBytes returns a Byte String Key Material, refusing a Structure.
-func (kb *keyBlock) materialBytes() ([]byte, error) {
+func (kb *crKeyBlock) materialBytes() ([]byte, error) {
 	if kb.material.Type != ttlv.TypeByteString {
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "key format %v needs a byte string key material", kb.format)
 	}
@@ -160,7 +168,7 @@ type importedKey struct {
 
 // importSymmetric normalises a Symmetric Key's Key Block to its raw bytes
 // (Raw, Opaque, Transparent Symmetric Key: KMIP 1.4 §2.1.7.1).
-func importSymmetric(kb *keyBlock) (importedKey, error) {
+func importSymmetric(kb *crKeyBlock) (importedKey, error) {
 	var raw []byte
 	switch kb.format {
 	case kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque:
@@ -181,7 +189,7 @@ func importSymmetric(kb *keyBlock) (importedKey, error) {
 	if len(raw) == 0 || len(raw) > hsmbackend.MaxMaterialLen {
 		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "symmetric key of %d bytes (want 1 to %d)", len(raw), hsmbackend.MaxMaterialLen)
 	}
-	imp := importedKey{secret: clone(raw), kind: hsmbackend.GenericSecret, bits: int32(len(raw) * 8)}
+	imp := importedKey{secret: crClone(raw), kind: hsmbackend.GenericSecret, bits: int32(len(raw) * 8)}
 	switch kb.alg {
 	case kmip.CryptographicAlgorithmAES:
 		if len(raw) == 16 || len(raw) == 24 || len(raw) == 32 {
@@ -201,7 +209,7 @@ func importSymmetric(kb *keyBlock) (importedKey, error) {
 
 // importSecretBytes normalises Secret Data (KMIP 1.4 §2.2.7): Opaque or
 // Raw bytes.
-func importSecretBytes(kb *keyBlock) (importedKey, error) {
+func importSecretBytes(kb *crKeyBlock) (importedKey, error) {
 	if kb.format != kmip.KeyFormatTypeOpaque && kb.format != kmip.KeyFormatTypeRaw {
 		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for secret data", kb.format)
 	}
@@ -212,13 +220,13 @@ func importSecretBytes(kb *keyBlock) (importedKey, error) {
 	if len(raw) == 0 || len(raw) > hsmbackend.MaxMaterialLen {
 		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "secret data of %d bytes (want 1 to %d)", len(raw), hsmbackend.MaxMaterialLen)
 	}
-	return importedKey{secret: clone(raw), kind: hsmbackend.GenericSecret}, nil
+	return importedKey{secret: crClone(raw), kind: hsmbackend.GenericSecret}, nil
 }
 
 // importPrivate normalises a Private Key's Key Block to PKCS#8 DER (PKCS#1
 // and PKCS#8: §2.1.3; ECPrivateKey: RFC 5915; Transparent RSA and EC
 // Private Key: §2.1.7.4, §2.1.7.14 and the 1.x ECDSA/ECDH/ECMQV variants).
-func importPrivate(kb *keyBlock) (importedKey, error) {
+func importPrivate(kb *crKeyBlock) (importedKey, error) {
 	var key any
 	switch kb.format {
 	case kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeECPrivateKey:
@@ -226,7 +234,7 @@ func importPrivate(kb *keyBlock) (importedKey, error) {
 		if err != nil {
 			return importedKey{}, err
 		}
-		if len(der) > maxAsymmetricDER {
+		if len(der) > crMaxAsymmetricDER {
 			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "private key of %d bytes is too large", len(der))
 		}
 		switch kb.format {
@@ -257,7 +265,7 @@ func importPrivate(kb *keyBlock) (importedKey, error) {
 	default:
 		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for private keys", kb.format)
 	}
-	alg, bits, err := describeKey(key)
+	alg, bits, err := crDescribeKey(key)
 	if err != nil {
 		return importedKey{}, err
 	}
@@ -265,7 +273,7 @@ func importPrivate(kb *keyBlock) (importedKey, error) {
 	if kb.format == kmip.KeyFormatTypePKCS8 {
 		// Keep the client's own encoding, so Get in PKCS#8 returns the
 		// registered bytes.
-		der = clone(kb.material.Bytes())
+		der = crClone(kb.material.Bytes())
 	} else if der, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
 		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "private key cannot be encoded as PKCS#8")
 	}
@@ -275,7 +283,7 @@ func importPrivate(kb *keyBlock) (importedKey, error) {
 // importPublic normalises a Public Key's Key Block to SubjectPublicKeyInfo
 // DER (PKCS#1 RSAPublicKey, X.509 SubjectPublicKeyInfo, Transparent RSA
 // and EC Public Key: §2.1.7.5, §2.1.7.15).
-func importPublic(kb *keyBlock) (importedKey, error) {
+func importPublic(kb *crKeyBlock) (importedKey, error) {
 	var key any
 	switch kb.format {
 	case kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypeX509:
@@ -283,7 +291,7 @@ func importPublic(kb *keyBlock) (importedKey, error) {
 		if err != nil {
 			return importedKey{}, err
 		}
-		if len(der) > maxAsymmetricDER {
+		if len(der) > crMaxAsymmetricDER {
 			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "public key of %d bytes is too large", len(der))
 		}
 		if kb.format == kmip.KeyFormatTypePKCS1 {
@@ -295,15 +303,15 @@ func importPublic(kb *keyBlock) (importedKey, error) {
 			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "key material is not a valid %v public key", kb.format)
 		}
 	case kmip.KeyFormatTypeTransparentRSAPublicKey:
-		n, err := bigField(kb.material, kmip.TagModulus, true)
+		n, err := crBigField(kb.material, kmip.TagModulus, true)
 		if err != nil {
 			return importedKey{}, err
 		}
-		e, err := bigField(kb.material, kmip.TagPublicExponent, true)
+		e, err := crBigField(kb.material, kmip.TagPublicExponent, true)
 		if err != nil {
 			return importedKey{}, err
 		}
-		pub, err := rsaPublic(n, e)
+		pub, err := crRSAPublic(n, e)
 		if err != nil {
 			return importedKey{}, err
 		}
@@ -318,7 +326,7 @@ func importPublic(kb *keyBlock) (importedKey, error) {
 	default:
 		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for public keys", kb.format)
 	}
-	alg, bits, err := describeKey(key)
+	alg, bits, err := crDescribeKey(key)
 	if err != nil {
 		return importedKey{}, err
 	}
@@ -329,15 +337,22 @@ func importPublic(kb *keyBlock) (importedKey, error) {
 	return importedKey{public: spki, alg: alg, bits: bits}, nil
 }
 
-// describeKey returns the Cryptographic Algorithm and Length of a parsed
+// crDescribeKey returns the Cryptographic Algorithm and Length of a parsed
 // key (KMIP 1.4 §3.4, §3.5: RSA: modulus bits; EC: bits of the order's
 // field).
-func describeKey(key any) (kmip.CryptographicAlgorithm, int32, error) {
+func crDescribeKey(key any) (kmip.CryptographicAlgorithm, int32, error) {
 	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		return kmip.CryptographicAlgorithmRSA, int32(k.N.BitLen()), nil
-	case *rsa.PublicKey:
-		return kmip.CryptographicAlgorithmRSA, int32(k.N.BitLen()), nil
+	case *rsa.PrivateKey, *rsa.PublicKey:
+		var n *big.Int
+		if p, ok := k.(*rsa.PrivateKey); ok {
+			n = p.N
+		} else {
+			n = k.(*rsa.PublicKey).N
+		}
+		if n.BitLen() > crMaxRSABits {
+			return 0, 0, kmip.Errorf(kmip.ResultReasonInvalidField, "RSA keys over %d bits are not supported", crMaxRSABits)
+		}
+		return kmip.CryptographicAlgorithmRSA, int32(n.BitLen()), nil
 	case *ecdsa.PrivateKey:
 		return kmip.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil
 	case *ecdsa.PublicKey:
@@ -363,8 +378,8 @@ func algorithmsAgree(client, material kmip.CryptographicAlgorithm) bool {
 	return false
 }
 
-// bigField reads a Big Integer child of a Transparent key structure.
-func bigField(s ttlv.Value, tag ttlv.Tag, required bool) (*big.Int, error) {
+// crBigField reads a Big Integer child of a Transparent key structure.
+func crBigField(s ttlv.Value, tag ttlv.Tag, required bool) (*big.Int, error) {
 	if s.Type != ttlv.TypeStructure {
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent key material must be a structure")
 	}
@@ -376,11 +391,11 @@ func bigField(s ttlv.Value, tag ttlv.Tag, required bool) (*big.Int, error) {
 		return nil, nil
 	}
 	if v.Type != ttlv.TypeBigInteger {
-		return nil, fieldTypeError(v)
+		return nil, crFieldType(v)
 	}
 	// Bound before any arithmetic: no field of a key we accept is larger
 	// than the largest modulus.
-	if len(v.Bytes()) > maxRSABits/8+8 {
+	if len(v.Bytes()) > crMaxRSABits/8+8 {
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "%s is too large", kmip.TagString(tag))
 	}
 	x := v.BigInt()
@@ -390,8 +405,8 @@ func bigField(s ttlv.Value, tag ttlv.Tag, required bool) (*big.Int, error) {
 	return x, nil
 }
 
-func rsaPublic(n, e *big.Int) (*rsa.PublicKey, error) {
-	if n.BitLen() > maxRSABits || n.BitLen() < 512 {
+func crRSAPublic(n, e *big.Int) (*rsa.PublicKey, error) {
+	if n.BitLen() > crMaxRSABits || n.BitLen() < 512 {
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "RSA modulus of %d bits is not supported", n.BitLen())
 	}
 	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
@@ -407,13 +422,13 @@ func rsaPublic(n, e *big.Int) (*rsa.PublicKey, error) {
 func transparentRSAPrivate(m ttlv.Value) (*rsa.PrivateKey, error) {
 	var f [5]*big.Int
 	for i, tag := range []ttlv.Tag{kmip.TagModulus, kmip.TagPublicExponent, kmip.TagPrivateExponent, kmip.TagP, kmip.TagQ} {
-		x, err := bigField(m, tag, true)
+		x, err := crBigField(m, tag, true)
 		if err != nil {
 			return nil, err
 		}
 		f[i] = x
 	}
-	pub, err := rsaPublic(f[0], f[1])
+	pub, err := crRSAPublic(f[0], f[1])
 	if err != nil {
 		return nil, err
 	}
@@ -425,9 +440,9 @@ func transparentRSAPrivate(m ttlv.Value) (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-// curveInfo maps Recommended Curve values (KMIP 1.4 §9.1.3.2.5) to Go
+// crCurves maps Recommended Curve values (KMIP 1.4 §9.1.3.2.5) to Go
 // curves and the hsmbackend curve names.
-var curveInfo = []struct {
+var crCurves = []struct {
 	rc    kmip.RecommendedCurve
 	curve elliptic.Curve
 	name  string
@@ -438,8 +453,8 @@ var curveInfo = []struct {
 	{kmip.RecommendedCurveP521, elliptic.P521(), "P-521"},
 }
 
-func curveOf(rc kmip.RecommendedCurve) (elliptic.Curve, bool) {
-	for _, c := range curveInfo {
+func crCurveOf(rc kmip.RecommendedCurve) (elliptic.Curve, bool) {
+	for _, c := range crCurves {
 		if c.rc == rc {
 			return c.curve, true
 		}
@@ -447,8 +462,8 @@ func curveOf(rc kmip.RecommendedCurve) (elliptic.Curve, bool) {
 	return nil, false
 }
 
-func recommendedCurve(c elliptic.Curve) kmip.RecommendedCurve {
-	for _, x := range curveInfo {
+func crRecommendedCurve(c elliptic.Curve) kmip.RecommendedCurve {
+	for _, x := range crCurves {
 		if x.curve == c {
 			return x.rc
 		}
@@ -456,13 +471,13 @@ func recommendedCurve(c elliptic.Curve) kmip.RecommendedCurve {
 	return 0
 }
 
-// curveField reads the Recommended Curve of a Transparent EC structure.
-func curveField(m ttlv.Value) (elliptic.Curve, error) {
+// crCurveField reads the Recommended Curve of a Transparent EC structure.
+func crCurveField(m ttlv.Value) (elliptic.Curve, error) {
 	v, ok := m.Child(kmip.TagRecommendedCurve)
 	if m.Type != ttlv.TypeStructure || !ok || v.Type != ttlv.TypeEnumeration {
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "transparent EC key without recommended curve")
 	}
-	c, ok := curveOf(kmip.RecommendedCurve(v.Enum()))
+	c, ok := crCurveOf(kmip.RecommendedCurve(v.Enum()))
 	if !ok {
 		return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "recommended curve %v is not supported", kmip.RecommendedCurve(v.Enum()))
 	}
@@ -470,11 +485,11 @@ func curveField(m ttlv.Value) (elliptic.Curve, error) {
 }
 
 func transparentECPrivate(m ttlv.Value) (*ecdsa.PrivateKey, error) {
-	c, err := curveField(m)
+	c, err := crCurveField(m)
 	if err != nil {
 		return nil, err
 	}
-	d, err := bigField(m, kmip.TagD, true)
+	d, err := crBigField(m, kmip.TagD, true)
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +507,7 @@ func transparentECPrivate(m ttlv.Value) (*ecdsa.PrivateKey, error) {
 }
 
 func transparentECPublic(m ttlv.Value) (*ecdsa.PublicKey, error) {
-	c, err := curveField(m)
+	c, err := crCurveField(m)
 	if err != nil {
 		return nil, err
 	}
@@ -517,47 +532,14 @@ func transparentECPublic(m ttlv.Value) (*ecdsa.PublicKey, error) {
 	return pub, nil
 }
 
-// exportFormats lists the Key Format Types Get can produce for a stored
-// object, the default (stored) one first.
-func exportFormats(ot kmip.ObjectType, stored kmip.KeyFormatType, key any) []kmip.KeyFormatType {
-	var out []kmip.KeyFormatType
-	switch ot {
-	case kmip.ObjectTypeSymmetricKey:
-		out = []kmip.KeyFormatType{kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque, kmip.KeyFormatTypeTransparentSymmetricKey}
-	case kmip.ObjectTypeSecretData:
-		out = []kmip.KeyFormatType{kmip.KeyFormatTypeOpaque, kmip.KeyFormatTypeRaw}
-	case kmip.ObjectTypePrivateKey:
-		switch key.(type) {
-		case *rsa.PrivateKey:
-			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeTransparentRSAPrivateKey}
-		case *ecdsa.PrivateKey:
-			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeECPrivateKey, kmip.KeyFormatTypeTransparentECPrivateKey,
-				kmip.KeyFormatTypeTransparentECDSAPrivateKey, kmip.KeyFormatTypeTransparentECDHPrivateKey, kmip.KeyFormatTypeTransparentECMQVPrivateKey}
-		default:
-			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS8}
-		}
-	case kmip.ObjectTypePublicKey:
-		switch key.(type) {
-		case *rsa.PublicKey:
-			out = []kmip.KeyFormatType{kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypeX509, kmip.KeyFormatTypeTransparentRSAPublicKey}
-		case *ecdsa.PublicKey:
-			out = []kmip.KeyFormatType{kmip.KeyFormatTypeX509, kmip.KeyFormatTypeTransparentECPublicKey,
-				kmip.KeyFormatTypeTransparentECDSAPublicKey, kmip.KeyFormatTypeTransparentECDHPublicKey, kmip.KeyFormatTypeTransparentECMQVPublicKey}
-		default:
-			out = []kmip.KeyFormatType{kmip.KeyFormatTypeX509}
-		}
-	}
-	return out
-}
-
 // exportKeyMaterial converts stored material to the Key Material of the
 // requested format: plain is the unwrapped secret (raw bytes or PKCS#8),
 // public the SPKI. The result may alias plain or hold secret copies; the
-// caller clears it with clearMaterial when done.
+// caller clears it with crClearMaterial when done.
 func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFormatType) (ttlv.Value, error) {
 	notSupported := kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "%v cannot be returned as %v", ot, want)
 	switch ot {
-	case kmip.ObjectTypeSymmetricKey, kmip.ObjectTypeSecretData:
+	case kmip.ObjectTypeSymmetricKey, kmip.ObjectTypeSecretData, kmip.ObjectTypeSplitKey, kmip.ObjectTypePGPKey:
 		switch want {
 		case kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque:
 			return ttlv.Bytes(kmip.TagKeyMaterial, plain), nil
@@ -607,7 +589,7 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 				return ttlv.Bytes(kmip.TagKeyMaterial, der), nil
 			case kmip.KeyFormatTypeTransparentECPrivateKey, kmip.KeyFormatTypeTransparentECDSAPrivateKey,
 				kmip.KeyFormatTypeTransparentECDHPrivateKey, kmip.KeyFormatTypeTransparentECMQVPrivateKey:
-				rc := recommendedCurve(k.Curve)
+				rc := crRecommendedCurve(k.Curve)
 				d, err := k.Bytes()
 				if rc == 0 || err != nil {
 					return ttlv.Value{}, notSupported
@@ -642,7 +624,7 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 			switch want {
 			case kmip.KeyFormatTypeTransparentECPublicKey, kmip.KeyFormatTypeTransparentECDSAPublicKey,
 				kmip.KeyFormatTypeTransparentECDHPublicKey, kmip.KeyFormatTypeTransparentECMQVPublicKey:
-				rc := recommendedCurve(k.Curve)
+				rc := crRecommendedCurve(k.Curve)
 				q, err := k.Bytes()
 				if rc == 0 || err != nil {
 					return ttlv.Value{}, notSupported
@@ -657,27 +639,27 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 	return ttlv.Value{}, notSupported
 }
 
-// clearMaterial zeroes the byte buffers of a Key Material value that this
+// crClearMaterial zeroes the byte buffers of a Key Material value that this
 // package built (never one decoded from a request: those alias the
 // message). Big Integers are re-encoded copies, cleared too. The
 // big.Int values they came from cannot be wiped reliably; they die with
 // the garbage collector.
-func clearMaterial(v ttlv.Value) {
+func crClearMaterial(v ttlv.Value) {
 	switch v.Type {
 	case ttlv.TypeByteString, ttlv.TypeBigInteger:
 		clear(v.Bytes())
 	case ttlv.TypeStructure:
 		for _, c := range v.Children() {
-			clearMaterial(c)
+			crClearMaterial(c)
 		}
 	}
 }
 
-// digestOf computes the Digest attribute (KMIP 1.4 §3.17): SHA-256 of a
+// crDigest computes the Digest attribute (KMIP 1.4 §3.17): SHA-256 of a
 // Byte String Key Material, or of the TTLV encoding of a Structure one.
 // format is 0 for objects without a Key Format Type (certificates, opaque
 // objects).
-func digestOf(material ttlv.Value, format kmip.KeyFormatType) ttlv.Value {
+func crDigest(material ttlv.Value, format kmip.KeyFormatType) ttlv.Value {
 	var sum [sha256.Size]byte
 	if material.Type == ttlv.TypeStructure {
 		enc := ttlv.Marshal(material)
@@ -722,7 +704,7 @@ func keyBlockValue(format kmip.KeyFormatType, compression kmip.KeyCompressionTyp
 	return ttlv.Struct(kmip.TagKeyBlock, f...)
 }
 
-func clone(b []byte) []byte {
+func crClone(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
@@ -738,17 +720,17 @@ func clone(b []byte) []byte {
 // memory, which the callers clear.
 
 var (
-	kwIV  = [8]byte{0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6} // RFC 3394 §2.2.3.1
-	kwpIV = [4]byte{0xA6, 0x59, 0x59, 0xA6}                         // RFC 5649 §3
+	crKWIV  = [8]byte{0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6} // RFC 3394 §2.2.3.1
+	crKWPIV = [4]byte{0xA6, 0x59, 0x59, 0xA6}                         // RFC 5649 §3
 )
 
-var errKeyWrap = errors.New("key wrap: integrity check failed or bad length")
+var errCrKeyWrap = errors.New("key wrap: integrity check failed or bad length")
 
-// aesWrap is RFC 3394 §2.2.1 with the given initial value: plaintext is
+// crAESWrap is RFC 3394 §2.2.1 with the given initial value: plaintext is
 // n >= 2 64-bit blocks.
-func aesWrap(kek []byte, iv [8]byte, plaintext []byte) ([]byte, error) {
+func crAESWrap(kek []byte, iv [8]byte, plaintext []byte) ([]byte, error) {
 	if len(plaintext) < 16 || len(plaintext)%8 != 0 {
-		return nil, errKeyWrap
+		return nil, errCrKeyWrap
 	}
 	block, err := aes.NewCipher(kek)
 	if err != nil {
@@ -774,12 +756,12 @@ func aesWrap(kek []byte, iv [8]byte, plaintext []byte) ([]byte, error) {
 	return out, nil
 }
 
-// aesUnwrap is RFC 3394 §2.2.2 without the final check; it returns the
+// crAESUnwrap is RFC 3394 §2.2.2 without the final check; it returns the
 // recovered initial value and the plaintext.
-func aesUnwrap(kek, ciphertext []byte) ([8]byte, []byte, error) {
+func crAESUnwrap(kek, ciphertext []byte) ([8]byte, []byte, error) {
 	var a [8]byte
 	if len(ciphertext) < 24 || len(ciphertext)%8 != 0 {
-		return a, nil, errKeyWrap
+		return a, nil, errCrKeyWrap
 	}
 	block, err := aes.NewCipher(kek)
 	if err != nil {
@@ -804,30 +786,30 @@ func aesUnwrap(kek, ciphertext []byte) ([8]byte, []byte, error) {
 	return a, r, nil
 }
 
-// keyWrap is RFC 3394 AES Key Wrap with the default initial value.
-func keyWrap(kek, plaintext []byte) ([]byte, error) { return aesWrap(kek, kwIV, plaintext) }
+// crKeyWrap is RFC 3394 AES Key Wrap with the default initial value.
+func crKeyWrap(kek, plaintext []byte) ([]byte, error) { return crAESWrap(kek, crKWIV, plaintext) }
 
-// keyUnwrap is RFC 3394 AES Key Unwrap; the integrity check is constant
+// crKeyUnwrap is RFC 3394 AES Key Unwrap; the integrity check is constant
 // time.
-func keyUnwrap(kek, ciphertext []byte) ([]byte, error) {
-	a, p, err := aesUnwrap(kek, ciphertext)
+func crKeyUnwrap(kek, ciphertext []byte) ([]byte, error) {
+	a, p, err := crAESUnwrap(kek, ciphertext)
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare(a[:], kwIV[:]) != 1 {
+	if subtle.ConstantTimeCompare(a[:], crKWIV[:]) != 1 {
 		clear(p)
-		return nil, errKeyWrap
+		return nil, errCrKeyWrap
 	}
 	return p, nil
 }
 
-// keyWrapPad is RFC 5649 §4.1 AES Key Wrap with Padding.
-func keyWrapPad(kek, plaintext []byte) ([]byte, error) {
+// crKeyWrapPad is RFC 5649 §4.1 AES Key Wrap with Padding.
+func crKeyWrapPad(kek, plaintext []byte) ([]byte, error) {
 	if len(plaintext) == 0 || uint64(len(plaintext)) > 1<<32-1 {
-		return nil, errKeyWrap
+		return nil, errCrKeyWrap
 	}
 	var aiv [8]byte
-	copy(aiv[:4], kwpIV[:])
+	copy(aiv[:4], crKWPIV[:])
 	binary.BigEndian.PutUint32(aiv[4:], uint32(len(plaintext)))
 	padded := make([]byte, (len(plaintext)+7)/8*8)
 	copy(padded, plaintext)
@@ -844,11 +826,11 @@ func keyWrapPad(kek, plaintext []byte) ([]byte, error) {
 		block.Encrypt(out, out)
 		return out, nil
 	}
-	return aesWrap(kek, aiv, padded)
+	return crAESWrap(kek, aiv, padded)
 }
 
-// keyUnwrapPad is RFC 5649 §4.2 AES Key Unwrap with Padding.
-func keyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
+// crKeyUnwrapPad is RFC 5649 §4.2 AES Key Unwrap with Padding.
+func crKeyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
 	var a [8]byte
 	var p []byte
 	switch {
@@ -864,16 +846,16 @@ func keyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
 		clear(b[:8])
 	case len(ciphertext) >= 24 && len(ciphertext)%8 == 0:
 		var err error
-		if a, p, err = aesUnwrap(kek, ciphertext); err != nil {
+		if a, p, err = crAESUnwrap(kek, ciphertext); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, errKeyWrap
+		return nil, errCrKeyWrap
 	}
 	// §3: check the AIV, the length and the zero padding together, so a
 	// failure does not tell which one failed.
 	mli := int(binary.BigEndian.Uint32(a[4:]))
-	ok := subtle.ConstantTimeCompare(a[:4], kwpIV[:])
+	ok := subtle.ConstantTimeCompare(a[:4], crKWPIV[:])
 	if mli > len(p) || mli <= len(p)-8 {
 		ok = 0
 	} else {
@@ -885,7 +867,7 @@ func keyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
 	}
 	if ok != 1 {
 		clear(p)
-		return nil, errKeyWrap
+		return nil, errCrKeyWrap
 	}
 	return p[:mli], nil
 }

@@ -128,7 +128,7 @@ func parseLocate(req *kmip.Request) (locateRequest, error) {
 	}
 	lr.query.Filters, lr.byState = filters, byState
 	// KMIP 1.4 §4.9: Object Group Member applies with an Object Group.
-	if member != 0 && hasFilter(filters, attrObjectGroup) {
+	if member != 0 && locateHasFilter(filters, attrObjectGroup) {
 		switch member {
 		case kmip.ObjectGroupMemberGroupMemberFresh:
 			// Fresh objects of the group (§3.34: not yet served).
@@ -142,7 +142,7 @@ func parseLocate(req *kmip.Request) (locateRequest, error) {
 	return lr, nil
 }
 
-func hasFilter(fs []objects.Filter, name string) bool {
+func locateHasFilter(fs []objects.Filter, name string) bool {
 	for _, f := range fs {
 		if f.Name == name {
 			return true
@@ -167,7 +167,7 @@ func locateFilters(attrs []kmip.Attribute) ([]objects.Filter, bool, error) {
 		if a.Value.IsZero() {
 			return nil, false, kmip.Errorf(kmip.ResultReasonInvalidField, "locate: attribute %q has no value", a.Name)
 		}
-		if isDate(a.Value) {
+		if isDateValue(a.Value) {
 			if _, ok := dates[a.Name]; !ok {
 				order = append(order, a.Name)
 			}

@@ -29,9 +29,9 @@ import (
 // return it. None of it is secret. Public Keys and Certificates keep their
 // DER there instead.
 
-// objectTags maps Object Types to the tag of their object structure (KMIP
+// crObjectTags maps Object Types to the tag of their object structure (KMIP
 // 1.4 §2.2).
-var objectTags = map[kmip.ObjectType]ttlv.Tag{
+var crObjectTags = map[kmip.ObjectType]ttlv.Tag{
 	kmip.ObjectTypeCertificate:  kmip.TagCertificate,
 	kmip.ObjectTypeSymmetricKey: kmip.TagSymmetricKey,
 	kmip.ObjectTypePublicKey:    kmip.TagPublicKey,
@@ -42,47 +42,47 @@ var objectTags = map[kmip.ObjectType]ttlv.Tag{
 	kmip.ObjectTypePGPKey:       kmip.TagPGPKey,
 }
 
-// shellLimits bound the decoding of a stored shell: it is small, written by
+// crShellLimits bound the decoding of a stored shell: it is small, written by
 // this package, but a damaged record must fail cleanly.
-var shellLimits = ttlv.Limits{MaxMessageSize: 1 << 20, MaxDepth: 16, MaxItems: 1024}
+var crShellLimits = ttlv.Limits{MaxMessageSize: 1 << 20, MaxDepth: 16, MaxItems: 1024}
 
-// encodeShell stores an object structure without plaintext.
-func encodeShell(v ttlv.Value) []byte { return ttlv.Marshal(v) }
+// crEncodeShell stores an object structure without plaintext.
+func crEncodeShell(v ttlv.Value) []byte { return ttlv.Marshal(v) }
 
-// decodeShell reads a stored shell; zero Value when there is none.
-func decodeShell(b []byte) (ttlv.Value, error) {
+// crDecodeShell reads a stored shell; zero Value when there is none.
+func crDecodeShell(b []byte) (ttlv.Value, error) {
 	if len(b) == 0 {
 		return ttlv.Value{}, nil
 	}
-	return ttlv.Decode(b, shellLimits)
+	return ttlv.Decode(b, crShellLimits)
 }
 
 // secretDataHeader is the shell of Secret Data of the given type.
 func secretDataHeader(t kmip.SecretDataType) []byte {
-	return encodeShell(ttlv.Struct(kmip.TagSecretData, ttlv.Enum(kmip.TagSecretDataType, uint32(t))))
+	return crEncodeShell(ttlv.Struct(kmip.TagSecretData, ttlv.Enum(kmip.TagSecretDataType, uint32(t))))
 }
 
 // register is Register (KMIP 1.4 §4.3, 2.0 §6.1.39).
-func (s *Service) register(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := payloadFields(req.Payload)
+func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
+	fields, err := crFields(req.Payload)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	ot, err := objectTypeField(fields)
+	ot, err := crObjectTypeField(fields)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs, err := requestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := crRequestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
 	if err := checkClientAttributes(req, ot, attrs, false); err != nil {
 		return ttlv.Value{}, err
 	}
-	tag, ok := objectTags[ot]
+	tag, ok := crObjectTags[ot]
 	if !ok {
 		// Templates are deprecated since 1.3 and gone in 2.0.
-		return ttlv.Value{}, objectTypeError(req, "objects of type %v cannot be registered", ot)
+		return ttlv.Value{}, crBadObjectType(req, "objects of type %v cannot be registered", ot)
 	}
 	obj, ok := fields[tag]
 	if !ok || obj.Type != ttlv.TypeStructure {
@@ -90,11 +90,11 @@ func (s *Service) register(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 		// cryptographic object provided": Invalid Field.
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidField, "register of %v without a %s structure", ot, kmip.TagString(tag))
 	}
-	if err := s.checkNamesFree(ctx, req, attrs); err != nil {
+	if err := s.crCheckNamesFree(ctx, req, attrs); err != nil {
 		return ttlv.Value{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	o, err := s.newObject(ctx, ot, attrs, now)
+	o, err := s.crNewObject(ctx, ot, attrs, now)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -102,22 +102,22 @@ func (s *Service) register(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 	case kmip.ObjectTypeCertificate:
 		err = registerCertificate(o, obj)
 	case kmip.ObjectTypeOpaqueObject:
-		err = s.registerOpaque(ctx, o, obj)
+		err = s.crRegisterOpaque(ctx, o, obj)
 	default:
-		err = s.registerKey(ctx, req, o, attrs, obj, ot)
+		err = s.crRegisterKey(ctx, req, o, attrs, obj, ot)
 	}
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	if err := s.createObjects(ctx, o); err != nil {
+	if err := s.crCreateObjects(ctx, o); err != nil {
 		return ttlv.Value{}, err
 	}
 	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, o.ID)), nil
 }
 
-// registerKey registers an object with a Key Block: Symmetric, Private and
+// crRegisterKey registers an object with a Key Block: Symmetric, Private and
 // Public Keys, Secret Data, Split Keys and PGP Keys.
-func (s *Service) registerKey(ctx context.Context, req *kmip.Request, o *objects.Object, attrs []kmip.Attribute, obj ttlv.Value, ot kmip.ObjectType) error {
+func (s *Service) crRegisterKey(ctx context.Context, req *kmip.Request, o *objects.Object, attrs []kmip.Attribute, obj ttlv.Value, ot kmip.ObjectType) error {
 	kbv, ok := obj.Child(kmip.TagKeyBlock)
 	if !ok {
 		return kmip.Errorf(kmip.ResultReasonInvalidField, "%v without a key block", ot)
@@ -126,7 +126,7 @@ func (s *Service) registerKey(ctx context.Context, req *kmip.Request, o *objects
 	if err != nil {
 		return err
 	}
-	shell, err := objectShell(req, ot, obj)
+	shell, err := crObjectShell(req, ot, obj)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *Service) registerKey(ctx context.Context, req *kmip.Request, o *objects
 		// the Key Block as registered for Get "As Registered", and
 		// unwrap it to store the key like any other.
 		shell = append(shell, kbv)
-		plain, release, err := s.unwrapRegistered(ctx, req, &kb)
+		plain, release, err := s.crUnwrapRegistered(ctx, req, &kb)
 		if err != nil {
 			return err
 		}
@@ -171,31 +171,31 @@ func (s *Service) registerKey(ctx context.Context, req *kmip.Request, o *objects
 		o.Public = imp.public
 	}
 	if ot != kmip.ObjectTypePublicKey && len(shell) > 0 {
-		o.Public = encodeShell(ttlv.Struct(objectTags[ot], shell...))
+		o.Public = crEncodeShell(ttlv.Struct(crObjectTags[ot], shell...))
 	}
-	setCrypto(o, alg, bits)
+	crSetCrypto(o, alg, bits)
 	switch ot {
 	case kmip.ObjectTypeSymmetricKey:
-		setUsageDefault(o, defaultSymmetricUsage(alg))
+		crSetUsage(o, defaultSymmetricUsage(alg))
 	case kmip.ObjectTypePrivateKey:
-		setUsageDefault(o, defaultPairUsage(alg, true))
+		crSetUsage(o, defaultPairUsage(alg, true))
 	case kmip.ObjectTypePublicKey:
-		setUsageDefault(o, defaultPairUsage(alg, false))
+		crSetUsage(o, defaultPairUsage(alg, false))
 	default:
 		// MongoDB registers Secret Data without a usage mask.
-		setUsageDefault(o, kmip.CryptographicUsageMaskDeriveKey)
+		crSetUsage(o, kmip.CryptographicUsageMaskDeriveKey)
 	}
 	// KMIP 1.4 §3.17: for registered objects the digest is computed on
 	// the Key Material in the Key Format Type of the registered object.
-	o.SetAttr(attr(attrDigest, digestOf(kb.material, kb.format)))
-	setFormat(o, kb.format)
+	o.SetAttr(attr(attrDigest, crDigest(kb.material, kb.format)))
+	crSetFormat(o, kb.format)
 	return nil
 }
 
-// objectShell returns the fields of a Secret Data, Split Key or PGP Key
+// crObjectShell returns the fields of a Secret Data, Split Key or PGP Key
 // structure other than its Key Block, after checking the REQUIRED ones
 // (KMIP 1.4 §2.2.5, §2.2.7, §2.2.9).
-func objectShell(req *kmip.Request, ot kmip.ObjectType, obj ttlv.Value) ([]ttlv.Value, error) {
+func crObjectShell(req *kmip.Request, ot kmip.ObjectType, obj ttlv.Value) ([]ttlv.Value, error) {
 	var required []ttlv.Tag
 	switch ot {
 	case kmip.ObjectTypeSecretData:
@@ -221,7 +221,7 @@ func objectShell(req *kmip.Request, ot kmip.ObjectType, obj ttlv.Value) ([]ttlv.
 			return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "%v without %s", ot, kmip.TagString(t))
 		}
 		if ti, known := kmip.LookupTag(t); known && ti.Type1x != 0 && v.Type != ti.Type1x {
-			return nil, fieldTypeError(v)
+			return nil, crFieldType(v)
 		}
 	}
 	return out, nil
@@ -231,36 +231,36 @@ func objectShell(req *kmip.Request, ot kmip.ObjectType, obj ttlv.Value) ([]ttlv.
 // the request's attributes, the Key Block and the material (KMIP 1.4
 // Table 171: they "MAY be omitted only if this information is
 // encapsulated in the Key Block"; "Does not apply to Secret Data").
-func registeredCrypto(req *kmip.Request, ot kmip.ObjectType, kb *keyBlock, attrs []kmip.Attribute, imp importedKey) (kmip.CryptographicAlgorithm, int32, error) {
+func registeredCrypto(req *kmip.Request, ot kmip.ObjectType, kb *crKeyBlock, attrs []kmip.Attribute, imp importedKey) (kmip.CryptographicAlgorithm, int32, error) {
 	alg := kb.alg
-	if a, ok := enumAttr(attrs, attrCryptoAlgorithm); ok {
+	if a, ok := crEnumAttr(attrs, attrCryptoAlgorithm); ok {
 		if alg != 0 && kmip.CryptographicAlgorithm(a) != alg {
-			return 0, 0, attrValueError(req, "cryptographic algorithm of the attributes and of the key block differ")
+			return 0, 0, crBadValue(req, "cryptographic algorithm of the attributes and of the key block differ")
 		}
 		alg = kmip.CryptographicAlgorithm(a)
 	}
 	bits := kb.length
-	if b, ok := intAttr(attrs, attrCryptoLength); ok {
+	if b, ok := crIntAttr(attrs, attrCryptoLength); ok {
 		if bits != 0 && b != bits {
-			return 0, 0, attrValueError(req, "cryptographic length of the attributes and of the key block differ")
+			return 0, 0, crBadValue(req, "cryptographic length of the attributes and of the key block differ")
 		}
 		bits = b
 	}
 	switch ot {
 	case kmip.ObjectTypePrivateKey, kmip.ObjectTypePublicKey:
 		if !algorithmsAgree(alg, imp.alg) {
-			return 0, 0, attrValueError(req, "cryptographic algorithm %v does not match the key material", alg)
+			return 0, 0, crBadValue(req, "cryptographic algorithm %v does not match the key material", alg)
 		}
 		if alg == 0 {
 			alg = imp.alg
 		}
 		if bits != 0 && bits != imp.bits {
-			return 0, 0, attrValueError(req, "cryptographic length %d does not match the key material (%d)", bits, imp.bits)
+			return 0, 0, crBadValue(req, "cryptographic length %d does not match the key material (%d)", bits, imp.bits)
 		}
 		return alg, imp.bits, nil
 	case kmip.ObjectTypeSymmetricKey:
 		if alg == 0 {
-			return 0, 0, attrValueError(req, "cryptographic algorithm is required")
+			return 0, 0, crBadValue(req, "cryptographic algorithm is required")
 		}
 		if bits == 0 {
 			bits = imp.bits
@@ -268,16 +268,16 @@ func registeredCrypto(req *kmip.Request, ot kmip.ObjectType, kb *keyBlock, attrs
 		// 3DES keys are 24 bytes with parity but often stated as 168 or
 		// 112 bits; any other key's stated length must be its own.
 		if bits != imp.bits && alg != kmip.CryptographicAlgorithmDES3 {
-			return 0, 0, attrValueError(req, "cryptographic length %d does not match a key of %d bytes", bits, imp.bits/8)
+			return 0, 0, crBadValue(req, "cryptographic length %d does not match a key of %d bytes", bits, imp.bits/8)
 		}
 		return alg, bits, nil
 	}
 	return alg, bits, nil
 }
 
-// registerOpaque registers an Opaque Object (KMIP 1.4 §2.2.8). Its value
+// crRegisterOpaque registers an Opaque Object (KMIP 1.4 §2.2.8). Its value
 // may be anything, a password in OMOS-M-1: it is wrapped like a secret.
-func (s *Service) registerOpaque(ctx context.Context, o *objects.Object, obj ttlv.Value) error {
+func (s *Service) crRegisterOpaque(ctx context.Context, o *objects.Object, obj ttlv.Value) error {
 	t, ok1 := obj.Child(kmip.TagOpaqueDataType)
 	v, ok2 := obj.Child(kmip.TagOpaqueDataValue)
 	if !ok1 || !ok2 || t.Type != ttlv.TypeEnumeration || v.Type != ttlv.TypeByteString {
@@ -291,10 +291,10 @@ func (s *Service) registerOpaque(ctx context.Context, o *objects.Object, obj ttl
 		return hsmError("register", err)
 	}
 	o.Wrapped = toStored(w)
-	o.Public = encodeShell(ttlv.Struct(kmip.TagOpaqueObject, ttlv.Enum(kmip.TagOpaqueDataType, t.Enum())))
-	// Opaque Data Type is an attribute from 2.0 on (2.0 §4.39).
+	o.Public = crEncodeShell(ttlv.Struct(kmip.TagOpaqueObject, ttlv.Enum(kmip.TagOpaqueDataType, t.Enum())))
+	// Opaque Data Type is an attribute from 2.0 on (2.0 §4.37).
 	o.SetAttr(attr(attrOpaqueDataType, ttlv.Enum(0, t.Enum())))
-	o.SetAttr(attr(attrDigest, digestOf(v, 0)))
+	o.SetAttr(attr(attrDigest, crDigest(v, 0)))
 	return nil
 }
 
@@ -310,13 +310,13 @@ func registerCertificate(o *objects.Object, obj ttlv.Value) error {
 		return kmip.Errorf(kmip.ResultReasonInvalidField, "certificate needs a certificate type and value")
 	}
 	der := v.Bytes()
-	if len(der) == 0 || len(der) > maxCertificate {
-		return kmip.Errorf(kmip.ResultReasonInvalidField, "certificate of %d bytes (want 1 to %d)", len(der), maxCertificate)
+	if len(der) == 0 || len(der) > crMaxCertificate {
+		return kmip.Errorf(kmip.ResultReasonInvalidField, "certificate of %d bytes (want 1 to %d)", len(der), crMaxCertificate)
 	}
-	o.Public = clone(der)
+	o.Public = crClone(der)
 	o.SetAttr(attr(attrCertificateType, ttlv.Enum(0, t.Enum())))
 	o.SetAttr(attr(attrCertificateLength, ttlv.Int(0, int32(len(der)))))
-	o.SetAttr(attr(attrDigest, digestOf(v, 0)))
+	o.SetAttr(attr(attrDigest, crDigest(v, 0)))
 	if kmip.CertificateType(t.Enum()) != kmip.CertificateTypeX509 {
 		return nil
 	}
@@ -331,36 +331,36 @@ func registerCertificate(o *objects.Object, obj ttlv.Value) error {
 	issuer := []ttlv.Value{ttlv.Bytes(kmip.TagIssuerDistinguishedName, c.RawIssuer)}
 	for _, e := range c.Extensions {
 		switch {
-		case e.Id.Equal(oidSubjectAltName):
+		case e.Id.Equal(crOIDSubjectAltName):
 			subject = append(subject, ttlv.Bytes(kmip.TagSubjectAlternativeName, e.Value))
-		case e.Id.Equal(oidIssuerAltName):
+		case e.Id.Equal(crOIDIssuerAltName):
 			issuer = append(issuer, ttlv.Bytes(kmip.TagIssuerAlternativeName, e.Value))
 		}
 	}
 	o.SetAttr(attr("X.509 Certificate Subject", ttlv.Struct(0, subject...)))
 	o.SetAttr(attr("X.509 Certificate Issuer", ttlv.Struct(0, issuer...)))
-	if dsa, ok := signatureAlgorithms[c.SignatureAlgorithm]; ok {
+	if dsa, ok := crSignatureAlgorithms[c.SignatureAlgorithm]; ok {
 		o.SetAttr(attr("Digital Signature Algorithm", ttlv.Enum(0, uint32(dsa))))
 	}
-	if alg, bits, err := describeKey(c.PublicKey); err == nil {
+	if alg, bits, err := crDescribeKey(c.PublicKey); err == nil {
 		if _, given := o.Attr(attrCryptoAlgorithm); !given {
-			setCrypto(o, alg, 0)
+			crSetCrypto(o, alg, 0)
 		}
 		if _, given := o.Attr(attrCryptoLength); !given {
-			setCrypto(o, 0, bits)
+			crSetCrypto(o, 0, bits)
 		}
 	}
 	return nil
 }
 
 var (
-	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
-	oidIssuerAltName  = asn1.ObjectIdentifier{2, 5, 29, 18}
+	crOIDSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+	crOIDIssuerAltName  = asn1.ObjectIdentifier{2, 5, 29, 18}
 )
 
-// signatureAlgorithms maps Go's certificate signature algorithms to KMIP
+// crSignatureAlgorithms maps Go's certificate signature algorithms to KMIP
 // Digital Signature Algorithm values (KMIP 1.4 §9.1.3.2.7).
-var signatureAlgorithms = map[x509.SignatureAlgorithm]kmip.DigitalSignatureAlgorithm{
+var crSignatureAlgorithms = map[x509.SignatureAlgorithm]kmip.DigitalSignatureAlgorithm{
 	x509.MD5WithRSA:       kmip.DigitalSignatureAlgorithmMD5WithRSAEncryption,
 	x509.SHA1WithRSA:      kmip.DigitalSignatureAlgorithmSHA1WithRSAEncryption,
 	x509.SHA256WithRSA:    kmip.DigitalSignatureAlgorithmSHA256WithRSAEncryption,
@@ -377,17 +377,17 @@ var signatureAlgorithms = map[x509.SignatureAlgorithm]kmip.DigitalSignatureAlgor
 	x509.ECDSAWithSHA512:  kmip.DigitalSignatureAlgorithmECDSAWithSHA512,
 }
 
-// unwrapRegistered recovers the plaintext Key Material of a Key Block
+// crUnwrapRegistered recovers the plaintext Key Material of a Key Block
 // registered wrapped (KMIP 1.4 §2.1.5), with a managed AES key under NIST
 // Key Wrap (RFC 3394) or AES Key Wrap with Padding (RFC 5649). The result
 // may alias plaintext buffers; release clears them and must be called once
 // the material has been used.
-func (s *Service) unwrapRegistered(ctx context.Context, req *kmip.Request, kb *keyBlock) (ttlv.Value, func(), error) {
-	spec, err := parseWrapSpec(kb.wrapping)
+func (s *Service) crUnwrapRegistered(ctx context.Context, req *kmip.Request, kb *crKeyBlock) (ttlv.Value, func(), error) {
+	spec, err := crParseWrapSpec(kb.wrapping)
 	if err != nil {
 		return ttlv.Value{}, nil, err
 	}
-	kek, mode, err := s.wrappingKey(ctx, req, spec, true)
+	kek, mode, err := s.crWrappingKey(ctx, req, spec, true)
 	if err != nil {
 		return ttlv.Value{}, nil, err
 	}
@@ -402,9 +402,9 @@ func (s *Service) unwrapRegistered(ctx context.Context, req *kmip.Request, kb *k
 	var plain []byte
 	switch mode {
 	case kmip.BlockCipherModeNISTKeyWrap:
-		plain, err = keyUnwrap(kekPlain, kb.wrappedValue)
+		plain, err = crKeyUnwrap(kekPlain, kb.wrappedValue)
 	default:
-		plain, err = keyUnwrapPad(kekPlain, kb.wrappedValue)
+		plain, err = crKeyUnwrapPad(kekPlain, kb.wrappedValue)
 	}
 	if err != nil {
 		return ttlv.Value{}, nil, kmip.Errorf(kmip.ResultReasonCryptographicFailure, "wrapped key value cannot be unwrapped")
@@ -415,7 +415,7 @@ func (s *Service) unwrapRegistered(ctx context.Context, req *kmip.Request, kb *k
 	}
 	// TTLV encoding (the default, §2.1.5): the wrapped value is a whole
 	// Key Value structure.
-	kv, err := ttlv.Decode(plain, shellLimits)
+	kv, err := ttlv.Decode(plain, crShellLimits)
 	if err == nil && kv.Tag == kmip.TagKeyValue {
 		if m, ok := kv.Child(kmip.TagKeyMaterial); ok {
 			return m, release, nil

@@ -34,6 +34,9 @@ type Service struct {
 	now    func() time.Time
 	mux    *kmip.ServeMux
 	info   kmip.ServerInfo
+
+	keyCacheConfig KeyCacheConfig
+	crypto         *cryptoOps
 }
 
 var _ kmip.Handler = (*Service)(nil)
@@ -57,6 +60,11 @@ func WithPolicy(p *acl.Policy) Option { return func(s *Service) { s.policy = p }
 // WithLogger sets the logger.
 func WithLogger(l hclog.Logger) Option { return func(s *Service) { s.log = l } }
 
+// WithKeyCache sizes the cache of unwrapped keys held in the HSM (default
+// DefaultKeyCacheEntries entries for DefaultKeyCacheTTL; a zero or negative
+// field disables it).
+func WithKeyCache(cfg KeyCacheConfig) Option { return func(s *Service) { s.keyCacheConfig = cfg } }
+
 // WithClock sets the clock, for tests of date-driven state changes.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
@@ -64,7 +72,13 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // store and an HSM are given; the protocol operations (Discover Versions,
 // Query) always are.
 func New(opts ...Option) *Service {
-	s := &Service{policy: acl.DefaultPolicy(), log: hclog.NewNullLogger(), now: time.Now, mux: kmip.NewServeMux()}
+	s := &Service{
+		policy:         acl.DefaultPolicy(),
+		log:            hclog.NewNullLogger(),
+		now:            time.Now,
+		mux:            kmip.NewServeMux(),
+		keyCacheConfig: KeyCacheConfig{MaxEntries: DefaultKeyCacheEntries, TTL: DefaultKeyCacheTTL},
+	}
 	for _, o := range opts {
 		o(s)
 	}

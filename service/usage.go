@@ -44,11 +44,10 @@ type usageProblem int
 const (
 	usageOK usageProblem = iota
 	usageArchived
-	usageWrongState   // KMIP 1.4 §3.22: not in a state allowing the usage
-	usageNotStarted   // §3.25: Process Start Date not yet reached
-	usageStopped      // §3.26: Protect Stop Date reached
-	usageMaskRefused  // §3.19: usage not in the Cryptographic Usage Mask
-	usageLimitReached // §3.21: Usage Limits Count exhausted
+	usageWrongState  // KMIP 1.4 §3.22: not in a state allowing the usage
+	usageNotStarted  // §3.25: Process Start Date not yet reached
+	usageStopped     // §3.26: Protect Stop Date reached
+	usageMaskRefused // §3.19: usage not in the Cryptographic Usage Mask
 )
 
 // usabilityOf checks o against usage at now, in the order a client can act
@@ -108,10 +107,12 @@ func objectUsageMask(o *objects.Object) kmip.CryptographicUsageMask {
 // its Cryptographic Usage Mask (§3.19). o should come from Service.object,
 // which has already applied the date-driven transitions; they are applied
 // again here at the same clock, so an object loaded otherwise is judged the
-// same way.
+// same way. A zero usage is held to the Active state and skips the mask.
+// A protecting operation calls consumeUsage next. ctx is unused today; it
+// is there so a policy lookup can join without touching the callers.
 //
 // Result Reasons, as the OASIS vectors and the spec name them:
-//   - archived: Object Archived (1.4 §11.30, 2.0 §11);
+//   - archived: Object Archived (1.4 §11.30, 2.0 Table 438);
 //   - wrong state: Wrong Key Lifecycle State in 2.x ("not Active for an
 //     Encrypt operation", 2.0 Table 438), Permission Denied in 1.x (1.4
 //     §11.30 "not able to be used for encryption");
@@ -120,7 +121,6 @@ func objectUsageMask(o *objects.Object) kmip.CryptographicUsageMask {
 //   - usage mask: Incompatible Cryptographic Usage Mask in 2.x, Permission
 //     Denied in 1.x, which has no such reason.
 func (s *Service) requireUsable(ctx context.Context, req *kmip.Request, o *objects.Object, usage kmip.CryptographicUsageMask) error {
-	_ = ctx // kept for the callers' symmetry and future policy lookups
 	problem, detail := usabilityOf(o, s.now(), usage)
 	switch problem {
 	case usageOK:

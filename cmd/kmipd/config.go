@@ -35,6 +35,8 @@ var configKeys = []configKey{
 	{"pkcs11-pin-file", "", "file holding the token user PIN (or set KMIPD_PKCS11_PIN)"},
 	{"pkcs11-max-sessions", "8", "HSM sessions in the pool"},
 	{"master-key-label", "kmipd-master-v1", "label of the HSM master wrapping key"},
+	{"key-cache-entries", "1024", "unwrapped keys kept in the HSM for cryptographic operations (0 disables the cache)"},
+	{"key-cache-ttl", "5m", "how long an unwrapped key stays cached (0 disables the cache)"},
 	{"max-connections", "1024", "concurrent client connections"},
 	{"handshake-timeout", "10s", "TLS handshake time limit"},
 	{"read-timeout", "30s", "time to read a message once it has started"},
@@ -82,6 +84,8 @@ type Config struct {
 	PINFile                   string
 	MaxSessions               int
 	MasterKeyLabel            string
+	KeyCacheEntries           int
+	KeyCacheTTL               time.Duration
 	MaxConnections            int
 	HandshakeTimeout          time.Duration
 	ReadTimeout               time.Duration
@@ -191,6 +195,23 @@ func buildConfig(s map[string]setting) (*Config, error) {
 		}
 		return n
 	}
+	nonNegative := func(k string) int {
+		n, err := strconv.Atoi(str(k))
+		if err != nil || n < 0 {
+			errs = append(errs, configError(k, s[k], fmt.Sprintf("%q is not a whole number ≥ 0", str(k)), "write a number like 1024, or 0 to disable"))
+		}
+		return n
+	}
+	nonNegativeDur := func(k string) time.Duration {
+		if str(k) == "0" {
+			return 0
+		}
+		d, err := time.ParseDuration(str(k))
+		if err != nil || d < 0 {
+			errs = append(errs, configError(k, s[k], fmt.Sprintf("%q is not a duration", str(k)), "write it like 5m, or 0 to disable"))
+		}
+		return d
+	}
 	boolean := func(k string) bool {
 		b, err := strconv.ParseBool(str(k))
 		if err != nil {
@@ -211,6 +232,8 @@ func buildConfig(s map[string]setting) (*Config, error) {
 		PINFile:               str("pkcs11-pin-file"),
 		MaxSessions:           num("pkcs11-max-sessions"),
 		MasterKeyLabel:        str("master-key-label"),
+		KeyCacheEntries:       nonNegative("key-cache-entries"),
+		KeyCacheTTL:           nonNegativeDur("key-cache-ttl"),
 		MaxConnections:        num("max-connections"),
 		HandshakeTimeout:      dur("handshake-timeout"),
 		ReadTimeout:           dur("read-timeout"),

@@ -182,7 +182,9 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		service.WithHSM(hsm),
 		service.WithAudit(auditLog),
 		service.WithLogger(log.Named("service")),
+		service.WithKeyCache(service.KeyCacheConfig{MaxEntries: cfg.KeyCacheEntries, TTL: cfg.KeyCacheTTL}),
 	)
+	defer svc.Close(context.Background())
 	srv := &kmip.Server{
 		Handler:          svc,
 		HandshakeTimeout: cfg.HandshakeTimeout,

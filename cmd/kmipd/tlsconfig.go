@@ -70,9 +70,15 @@ func (r *tlsReloader) load() error {
 // mutual authentication with TLS 1.2 or later).
 //
 // By default a client certificate is required and verified against the CA
-// bundle, with the clientAuth extended key usage. With allowMissingEKU, a
-// certificate whose EKU list lacks clientAuth is accepted (vCenter generates
-// such certificates); the chain is still verified.
+// bundle, and its leaf must list the clientAuth extended key usage: Go's
+// verifier (like OpenSSL's) takes a certificate without any EKU extension
+// as good for every use, so that check is ours. With allowMissingEKU, a
+// certificate whose EKU list lacks clientAuth, or that has none, is accepted
+// (vCenter generates such certificates); the chain is still verified.
+//
+// The checks run in VerifyConnection, which Go calls on every handshake,
+// resumed ones included; VerifyPeerCertificate is skipped on resumption, so
+// a session ticket issued before a SIGHUP would bypass a changed CA bundle.
 func (r *tlsReloader) serverTLSConfig(allowMissingEKU bool) *tls.Config {
 	base := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
@@ -88,30 +94,40 @@ func (r *tlsReloader) serverTLSConfig(allowMissingEKU bool) *tls.Config {
 		if !allowMissingEKU {
 			c.ClientAuth = tls.RequireAndVerifyClientCert
 			c.ClientCAs = m.clients
+			c.VerifyConnection = func(cs tls.ConnectionState) error {
+				return requireClientAuthEKU(cs.PeerCertificates)
+			}
 			return c, nil
 		}
 		c.ClientAuth = tls.RequireAnyClientCert
-		c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
-			return verifyClientChain(raw, m.clients)
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyClientChain(cs.PeerCertificates, m.clients)
 		}
 		return c, nil
 	}
 	return base
 }
 
-// verifyClientChain verifies a client chain against roots, accepting any
-// extended key usage.
-func verifyClientChain(raw [][]byte, roots *x509.CertPool) error {
-	if len(raw) == 0 {
+// requireClientAuthEKU refuses a client leaf whose extended key usages do
+// not include clientAuth (or anyExtendedKeyUsage), an absent EKU extension
+// included.
+func requireClientAuthEKU(certs []*x509.Certificate) error {
+	if len(certs) == 0 {
 		return errors.New("tls: client certificate required")
 	}
-	certs := make([]*x509.Certificate, 0, len(raw))
-	for _, b := range raw {
-		c, err := x509.ParseCertificate(b)
-		if err != nil {
-			return fmt.Errorf("tls: bad client certificate: %w", err)
+	for _, u := range certs[0].ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return nil
 		}
-		certs = append(certs, c)
+	}
+	return fmt.Errorf("tls: client certificate %q lacks the clientAuth extended key usage (set tls-allow-client-without-eku = true to accept it)", certs[0].Subject.CommonName)
+}
+
+// verifyClientChain verifies a client chain against roots, accepting any
+// extended key usage.
+func verifyClientChain(certs []*x509.Certificate, roots *x509.CertPool) error {
+	if len(certs) == 0 {
+		return errors.New("tls: client certificate required")
 	}
 	inter := x509.NewCertPool()
 	for _, c := range certs[1:] {
