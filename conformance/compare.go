@@ -171,6 +171,9 @@ func (c *comparer) value(path string, e expected, a ttlv.Value) *Difference {
 				return d
 			}
 			// Rule result-message-free-text.
+			if hasExpected(e.kids, kmip.TagResultMessage) || a.Has(kmip.TagResultMessage) {
+				c.b.used[RuleResultMessage] = true
+			}
 			return c.children(path, filterExpected(e.kids, kmip.TagResultMessage, false), filterActual(a.Children(), kmip.TagResultMessage))
 		case kmip.TagAttribute:
 			ek, ak := c.attributeIndex(e.kids, a.Children())
@@ -194,6 +197,9 @@ func (c *comparer) value(path string, e expected, a ttlv.Value) *Difference {
 		return nil
 	}
 	if equalPrimitive(e.v, a) {
+		if e.v.Type == ttlv.TypeBigInteger && len(e.v.Bytes()) != len(a.Bytes()) {
+			c.b.used[RuleBigInteger] = true
+		}
 		return nil
 	}
 	if (e.v.Type == ttlv.TypeDateTime || e.v.Type == ttlv.TypeDateTimeExtended) && !c.vec.RequestTimes[e.v.Raw64()] {

@@ -40,9 +40,9 @@ type compareCase struct {
 	bind     map[string]string
 	setOps   []kmip.Operation
 	chosen   []ttlv.Tag
-	generate string // an identifier of a generated object
+	generate string   // an identifier of a generated object
 	sent     []string // literal dates the vector's requests sent
-	wantDiff string // "" for no difference
+	wantDiff string   // "" for no difference
 	wantRule string
 }
 

@@ -165,10 +165,11 @@ func (r *Runner) Run(ctx context.Context, v *Vector) (res Result) {
 			return fail(k+1, "", "expected response (line %d): %v", step.ResponseLine, err)
 		}
 		c := &comparer{names: names, b: b, vec: v, step: step, start: start, now: r.now(), slack: slack}
-		if d := c.message(want, got, req); d != nil {
+		d := c.message(want, got, req)
+		b = c.b // trial comparisons replace the bindings they keep
+		if d != nil {
 			return fail(k+1, d.Rule, "%s", d.String())
 		}
-		b = c.b
 	}
 	res.Passed = true
 	return res

@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -74,9 +75,20 @@ func WriteReport(w io.Writer, results []Result, opts ReportOptions) error {
 
 	p("## Comparison rules\n\n")
 	p("Every response is compared exactly except where one of these rules says otherwise.\n\n")
-	p("| Rule | Applies to | What the runner does | Why |\n|---|---|---|---|\n")
+	p("The last column counts the vectors whose run applied the rule.\n\n")
+	p("| Rule | Applies to | What the runner does | Why | Vectors |\n|---|---|---|---|---:|\n")
+	used := map[string]int{}
+	for _, r := range results {
+		for _, id := range r.Rules {
+			used[id]++
+		}
+	}
 	for _, r := range Rules {
-		p("| `%s` | %s | %s | %s |\n", r.ID, mdCell(r.Scope), mdCell(r.Action), mdCell(r.Reason))
+		n := strconv.Itoa(used[r.ID])
+		if generalRules[r.ID] {
+			n = "all"
+		}
+		p("| `%s` | %s | %s | %s | %s |\n", r.ID, mdCell(r.Scope), mdCell(r.Action), mdCell(r.Reason), n)
 	}
 	p("\n")
 
@@ -99,6 +111,11 @@ func WriteReport(w io.Writer, results []Result, opts ReportOptions) error {
 		p("\n")
 	}
 	return bw.Flush()
+}
+
+// generalRules apply to every vector; the others are counted.
+var generalRules = map[string]bool{
+	RuleExact: true, RuleCleanStore: true, RuleStopAtFirst: true, RuleBatchItems: true, RuleXMLValueNormalizing: true,
 }
 
 // firstDifference says where and how a failed run differed.

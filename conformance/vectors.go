@@ -44,7 +44,8 @@ type Vector struct {
 	// ID is the file name without ".xml", e.g. "SKFF-M-9-14".
 	ID string
 	// Set is the file's directory relative to the vectors root, e.g.
-	// "kmip-1.4/mandatory" ("." for a file in the root itself).
+	// "kmip-1.4/mandatory"; for files in the root itself, the root's last
+	// two path elements, which name the set in the usual layout.
 	Set string
 	// Path is the file's path.
 	Path string
@@ -87,6 +88,10 @@ type Step struct {
 	RequestLine, ResponseLine int
 	// Operations are the operations of the request's batch items.
 	Operations []kmip.Operation
+	// ObjectTypes are the Object Types the request names.
+	ObjectTypes []kmip.ObjectType
+	// Version is the request's protocol version.
+	Version kmip.ProtocolVersion
 	// RequestPlaceholders and ResponsePlaceholders list the placeholders
 	// of each message in document order.
 	RequestPlaceholders, ResponsePlaceholders []PlaceholderUse
@@ -114,7 +119,9 @@ type message struct {
 	ops     []kmip.Operation
 	phs     []PlaceholderUse
 	tags    map[ttlv.Tag]bool
-	times   []uint64 // the Date-Time values of a request
+	times   []uint64             // the Date-Time values of a request
+	objects []kmip.ObjectType    // the Object Types a request names
+	version kmip.ProtocolVersion // a request's protocol version
 }
 
 // ParseVector reads the vector file data (named path, in set).
@@ -164,11 +171,10 @@ func ParseVector(path, set string, data []byte, names *kmip.Names) (*Vector, err
 	}
 	v.Steps = steps
 	markServerChosen(v.Steps)
-	ver, err := firstVersion(steps[0].Request, names)
-	if err != nil {
-		return nil, fmt.Errorf("vector %s: %w", path, err)
+	v.Version = steps[0].Version
+	if v.Version.Major == 0 {
+		return nil, fmt.Errorf("vector %s: the first request has no protocol version", path)
 	}
-	v.Version = ver
 	return v, nil
 }
 
@@ -274,10 +280,22 @@ func scanMessage(m *message, names *kmip.Names) error {
 	m.tags = map[ttlv.Tag]bool{}
 	walk(v, func(x ttlv.Value) {
 		m.tags[x.Tag] = true
-		if m.request && (x.Type == ttlv.TypeDateTime || x.Type == ttlv.TypeDateTimeExtended) {
+		if !m.request {
+			return
+		}
+		switch {
+		case x.Type == ttlv.TypeDateTime || x.Type == ttlv.TypeDateTimeExtended:
 			m.times = append(m.times, x.Raw64())
+		case x.Tag == kmip.TagObjectType && x.Type == ttlv.TypeEnumeration:
+			m.objects = append(m.objects, kmip.ObjectType(x.Enum()))
 		}
 	})
+	if h, ok := v.Child(kmip.TagRequestHeader); ok {
+		pv, _ := h.Child(kmip.TagProtocolVersion)
+		maj, _ := pv.Child(kmip.TagProtocolVersionMajor)
+		minr, _ := pv.Child(kmip.TagProtocolVersionMinor)
+		m.version = kmip.ProtocolVersion{Major: maj.Int(), Minor: minr.Int()}
+	}
 	for _, bi := range v.All(kmip.TagBatchItem) {
 		if op, ok := bi.Child(kmip.TagOperation); ok {
 			m.ops = append(m.ops, kmip.Operation(op.Enum()))
@@ -354,6 +372,8 @@ func pairMessages(msgs []message) (steps []Step, reordered bool, err error) {
 			Request: req.raw, Response: m.raw,
 			RequestLine: req.line, ResponseLine: m.line,
 			Operations:           req.ops,
+			ObjectTypes:          req.objects,
+			Version:              req.version,
 			RequestPlaceholders:  req.phs,
 			ResponsePlaceholders: m.phs,
 			ResponseTags:         m.tags,
@@ -395,26 +415,6 @@ func markServerChosen(steps []Step) {
 	}
 }
 
-func firstVersion(raw []byte, names *kmip.Names) (kmip.ProtocolVersion, error) {
-	v, err := ttlv.XMLOptions{
-		Names: names,
-		Placeholder: func(_ ttlv.Tag, typ ttlv.Type, _ string) (ttlv.Value, bool, error) {
-			return zeroOf(typ), true, nil
-		},
-	}.Unmarshal(raw)
-	if err != nil {
-		return kmip.ProtocolVersion{}, err
-	}
-	h, _ := v.Child(kmip.TagRequestHeader)
-	pv, ok := h.Child(kmip.TagProtocolVersion)
-	if !ok {
-		return kmip.ProtocolVersion{}, errors.New("first request has no protocol version")
-	}
-	maj, _ := pv.Child(kmip.TagProtocolVersionMajor)
-	minr, _ := pv.Child(kmip.TagProtocolVersionMinor)
-	return kmip.ProtocolVersion{Major: maj.Int(), Minor: minr.Int()}, nil
-}
-
 // LoadVectors reads every *.xml file under root/set for each set (all
 // directories holding .xml files under root when sets is empty), sorted
 // by set in the order given and by ID.
@@ -443,7 +443,7 @@ func LoadVectors(root string, sets []string, names *kmip.Names) ([]*Vector, erro
 			if err != nil {
 				return nil, err
 			}
-			v, err := ParseVector(path, set, data, names)
+			v, err := ParseVector(path, setName(root, set), data, names)
 			if err != nil {
 				return nil, err
 			}
@@ -454,10 +454,24 @@ func LoadVectors(root string, sets []string, names *kmip.Names) ([]*Vector, erro
 		}
 		sort.Slice(vs, func(i, j int) bool { return naturalLess(vs[i].ID, vs[j].ID) })
 		vs = orderSeries(vs)
-		fillSetProfile(vs, names)
+		fillSetProfile(vs)
 		all = append(all, vs...)
 	}
 	return all, nil
+}
+
+// setName names a set: set itself, or for the root ("."), the last two
+// elements of its path ("kmip-1.4/mandatory" for .../kmip-1.4/mandatory).
+func setName(root, set string) string {
+	if set != "." {
+		return set
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return set
+	}
+	parent := filepath.Base(filepath.Dir(abs))
+	return parent + "/" + filepath.Base(abs)
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -508,7 +522,7 @@ func findSets(root string) ([]string, error) {
 
 // fillSetProfile records in each vector the operations and object types
 // its set's requests use.
-func fillSetProfile(vs []*Vector, names *kmip.Names) {
+func fillSetProfile(vs []*Vector) {
 	ops := map[kmip.Operation]bool{}
 	types := map[kmip.ObjectType]bool{}
 	for _, v := range vs {
@@ -518,20 +532,9 @@ func fillSetProfile(vs []*Vector, names *kmip.Names) {
 					ops[op] = true
 				}
 			}
-			req, err := ttlv.XMLOptions{
-				Names: names,
-				Placeholder: func(_ ttlv.Tag, typ ttlv.Type, _ string) (ttlv.Value, bool, error) {
-					return zeroOf(typ), true, nil
-				},
-			}.Unmarshal(s.Request)
-			if err != nil {
-				continue // checked by ParseVector already
+			for _, t := range s.ObjectTypes {
+				types[t] = true
 			}
-			walk(req, func(x ttlv.Value) {
-				if x.Tag == kmip.TagObjectType && x.Type == ttlv.TypeEnumeration {
-					types[kmip.ObjectType(x.Enum())] = true
-				}
-			})
 		}
 	}
 	opList := make([]kmip.Operation, 0, len(ops))

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,10 +13,36 @@ import (
 
 var testNames = kmip.NewNames()
 
+// loadedSets caches the sets the tests load: parsing them all takes
+// seconds under the race detector.
+var loadedSets struct {
+	sync.Mutex
+	sets map[string][]*Vector
+}
+
+// loadSet loads one set of the vectors, once per test binary.
+func loadSet(t *testing.T, set string) []*Vector {
+	t.Helper()
+	root := vectorsRoot(t)
+	loadedSets.Lock()
+	defer loadedSets.Unlock()
+	if vs, ok := loadedSets.sets[set]; ok {
+		return vs
+	}
+	vs, err := LoadVectors(root, []string{set}, testNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loadedSets.sets == nil {
+		loadedSets.sets = map[string][]*Vector{}
+	}
+	loadedSets.sets[set] = vs
+	return vs
+}
+
 // TestLoadVectorSets checks every set against the inventory of the
 // vectors' README: files, request messages, and the two quirky files.
 func TestLoadVectorSets(t *testing.T) {
-	root := vectorsRoot(t)
 	tests := []struct {
 		set          string
 		files, steps int
@@ -30,10 +57,10 @@ func TestLoadVectorSets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.set, func(t *testing.T) {
-			vs, err := LoadVectors(root, []string{tt.set}, testNames)
-			if err != nil {
-				t.Fatal(err)
+			if testing.Short() && !slices.Contains(MandatorySets, tt.set) {
+				t.Skip("-short: mandatory sets only")
 			}
+			vs := loadSet(t, tt.set)
 			steps := 0
 			for _, v := range vs {
 				steps += len(v.Steps)
@@ -54,14 +81,12 @@ func TestLoadVectorSets(t *testing.T) {
 // TestVectorQuirks checks the documented handling of the three broken
 // upstream files.
 func TestVectorQuirks(t *testing.T) {
-	root := vectorsRoot(t)
+	if testing.Short() {
+		t.Skip("-short: loads the Test Cases sets")
+	}
 	load := func(set, id string) *Vector {
 		t.Helper()
-		vs, err := LoadVectors(root, []string{set}, testNames)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range vs {
+		for _, v := range loadSet(t, set) {
 			if v.ID == id {
 				return v
 			}
@@ -239,7 +264,9 @@ func TestNaturalLess(t *testing.T) {
 // TestSeries checks that the files of a series run together, in order,
 // and that only the first of each starts a fresh server.
 func TestSeries(t *testing.T) {
-	root := vectorsRoot(t)
+	if testing.Short() {
+		t.Skip("-short: loads the Test Cases sets")
+	}
 	tests := []struct {
 		set  string
 		want []string
@@ -251,10 +278,7 @@ func TestSeries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.set+"/"+tt.want[0], func(t *testing.T) {
-			vs, err := LoadVectors(root, []string{tt.set}, testNames)
-			if err != nil {
-				t.Fatal(err)
-			}
+			vs := loadSet(t, tt.set)
 			start := slices.IndexFunc(vs, func(v *Vector) bool { return v.ID == tt.want[0] })
 			if start < 0 || start+len(tt.want) > len(vs) {
 				t.Fatalf("%s not found", tt.want[0])
@@ -273,6 +297,25 @@ func TestSeries(t *testing.T) {
 	// TC-OTP-SETUP-2 is the alternative setup: it runs alone.
 	if name, _ := seriesOf("TC-OTP-SETUP-2-13"); name != "" {
 		t.Errorf("TC-OTP-SETUP-2-13 is in series %q", name)
+	}
+}
+
+// TestLoadVectorsRoot checks loading a directory of sets and a set
+// directory given as the root.
+func TestLoadVectorsRoot(t *testing.T) {
+	root := vectorsRoot(t)
+	vs, err := LoadVectors(filepath.Join(root, "kmip-2.0", "mandatory"), nil, testNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 66 || vs[0].Name() != "kmip-2.0/mandatory/AKLC-M-1-20" {
+		t.Errorf("%d vectors, first %s", len(vs), vs[0].Name())
+	}
+	if _, err := LoadVectors(t.TempDir(), nil, testNames); err == nil || !strings.Contains(err.Error(), "no .xml file") {
+		t.Errorf("empty directory: %v", err)
+	}
+	if _, err := LoadVectors(root, []string{"no/such/set"}, testNames); err == nil {
+		t.Error("missing set loaded")
 	}
 }
 
