@@ -46,7 +46,7 @@ func OpenFileSink(path string) (*FileSink, error) {
 	}
 	s := &FileSink{path: path, f: f}
 	if err := s.init(created); err != nil {
-		f.Close()
+		_ = f.Close() // the init error is the one to report; nothing was written
 		return nil, err
 	}
 	return s, nil

@@ -29,12 +29,16 @@ type Key []byte
 
 const redacted = "audit.Key(REDACTED)"
 
-func (Key) String() string   { return redacted }
+// String redacts the key for %s and for loggers that call String.
+func (Key) String() string { return redacted }
+
+// GoString redacts the key for %#v, which would otherwise print the bytes.
 func (Key) GoString() string { return redacted }
 
 // Format covers every fmt verb, including %x and %v, which would otherwise
-// print the underlying bytes.
-func (Key) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
+// print the underlying bytes. A Formatter cannot report an error, and fmt.State
+// writes to fmt's own buffer, so the write result has nothing to tell.
+func (Key) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
 
 // MarshalText keeps encoding/json (which would base64 a []byte) and text
 // loggers from printing the key.
@@ -68,7 +72,10 @@ func GenerateKeyFile(path string) (Key, error) {
 	}
 	if err != nil {
 		key.Clear()
-		os.Remove(path)
+		// Best effort: the write error is what the operator needs, and a
+		// leftover partial file makes the next GenerateKeyFile fail loudly
+		// (O_EXCL) rather than silently.
+		_ = os.Remove(path)
 		return nil, fmt.Errorf("audit: write key %s: %w", path, err)
 	}
 	return key, nil
@@ -83,7 +90,7 @@ func LoadKey(path string) (Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: load key: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read-only: everything read was checked already
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("audit: load key: %w", err)
@@ -133,6 +140,6 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer d.Close() //nolint:errcheck // read-only handle: the Sync result is what matters
 	return d.Sync()
 }

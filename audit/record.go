@@ -141,7 +141,9 @@ func (k *keys) checkLine(line []byte) (recordMeta, string, string) {
 	if !isLowerHex(macHex) {
 		return meta, "", "mac field is not lower-case hex"
 	}
-	hex.Decode(got[:], macHex)
+	if _, err := hex.Decode(got[:], macHex); err != nil {
+		return meta, "", "mac field is not hex"
+	}
 	want := k.recordMAC(line[:len(line)-macSuffixLen])
 	if !hmac.Equal(got[:], want[:]) {
 		// Tell a wrong key apart from an altered record, if the kid parses.
@@ -169,7 +171,9 @@ func (k *keys) checkLine(line []byte) (recordMeta, string, string) {
 
 func isLowerHex(b []byte) bool {
 	for _, c := range b {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		isDigit := '0' <= c && c <= '9'
+		isLowerAF := 'a' <= c && c <= 'f'
+		if !isDigit && !isLowerAF {
 			return false
 		}
 	}

@@ -300,7 +300,7 @@ func readPEMFile(path string, secret bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev certs: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read-only: everything read was checked already
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("dev certs: %w", err)
@@ -336,8 +336,10 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			// Best-effort cleanup on a path that already failed: err is
+			// what the caller needs, and Close may rightly fail a second time.
+			_ = f.Close()
+			_ = os.Remove(tmp)
 		}
 	}()
 	if err = f.Chmod(perm); err != nil {
@@ -367,7 +369,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("dev certs: sync directory %s: %w", dir, err)
 	}
-	defer d.Close()
+	defer d.Close() //nolint:errcheck // read-only handle: the Sync result is what matters
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("dev certs: sync directory %s: %w", dir, err)
 	}

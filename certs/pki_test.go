@@ -355,7 +355,9 @@ func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) (string, error) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := raw.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	cli := tls.Client(raw, clientCfg)
 	err = cli.HandshakeContext(ctx)
 	if err == nil {

@@ -164,6 +164,11 @@ func EncodeAttribute(a Attribute, ver ProtocolVersion, withIndex bool) ttlv.Valu
 	}
 	v := a.Value
 	v.Tag = TagAttributeValue
+	if a.Name == "Digest" && ver.Less(V1_1) {
+		// KMIP 1.0 §3.17: Digest is Hashing Algorithm and Digest Value;
+		// its Key Format Type came in 1.1.
+		v = withoutChild(v, TagKeyFormatType)
+	}
 	f := make([]ttlv.Value, 0, 3)
 	f = append(f, ttlv.Text(TagAttributeName, a.Name))
 	if withIndex {
@@ -212,4 +217,18 @@ func ParseAttributeReference(v ttlv.Value) (string, error) {
 		return vendorToName(vid.Text(), name.Text()), nil
 	}
 	return "", Errorf(ResultReasonInvalidField, "%s is not an attribute reference", TagString(v.Tag))
+}
+
+// withoutChild returns structure v without its children of the given tag.
+func withoutChild(v ttlv.Value, tag ttlv.Tag) ttlv.Value {
+	if !v.Has(tag) {
+		return v
+	}
+	kept := make([]ttlv.Value, 0, len(v.Children()))
+	for _, c := range v.Children() {
+		if c.Tag != tag {
+			kept = append(kept, c)
+		}
+	}
+	return ttlv.Struct(v.Tag, kept...)
 }

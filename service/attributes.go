@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -260,14 +261,20 @@ func itemTypeName(t ttlv.Type) string {
 // define; encoding drops them.
 func effectiveAttributes(o *objects.Object) []kmip.Attribute {
 	out := make([]kmip.Attribute, 0, len(o.Attributes)+4)
+	// Short Unique Identifier (KMIP 2.0 §4.52) "SHALL always have a
+	// value": the SHA-256 of the Unique Identifier, derived rather than
+	// stored. 1.x responses leave it out (EncodeAttributes filters by
+	// version).
+	short := sha256.Sum256([]byte(o.ID))
 	out = append(out,
 		attr(attrUniqueIdentifier, ttlv.Text(0, o.ID)),
+		attr(attrShortUniqueIdentifier, ttlv.Bytes(0, short[:])),
 		attr(attrObjectType, ttlv.Enum(0, uint32(o.ObjectType))),
 	)
 	var haveState, haveFormat bool
 	for _, a := range o.Attributes {
 		switch a.Name {
-		case attrUniqueIdentifier, attrObjectType:
+		case attrUniqueIdentifier, attrShortUniqueIdentifier, attrObjectType:
 			continue
 		case attrState:
 			if haveState {
@@ -288,6 +295,9 @@ func effectiveAttributes(o *objects.Object) []kmip.Attribute {
 	}
 	return out
 }
+
+// attrShortUniqueIdentifier is derived from the Unique Identifier.
+const attrShortUniqueIdentifier = "Short Unique Identifier"
 
 // attrKeyFormatType is the 2.x attribute kept in Object.KeyFormat.
 const attrKeyFormatType = "Key Format Type"

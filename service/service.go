@@ -85,7 +85,13 @@ func New(opts ...Option) *Service {
 	s.info = kmip.ServerInfo{
 		Operations:           s.mux.Operations,
 		VendorIdentification: "kmipd",
-		ServerInformation:    nil,
+		// Server Information is vendor-specific (KMIP 1.4 §4.25); 2.0 named
+		// fields for it (tags 0x42012D-0x420132), which 1.x answers leave
+		// out (kmip.FilterForVersion).
+		ServerInformation: []ttlv.Value{
+			ttlv.Text(kmip.TagProductName, "kmipd"),
+			ttlv.Text(kmip.TagServerVersion, Version),
+		},
 		Capabilities: kmip.Capabilities{
 			BatchContinue: true,
 			BatchUndo:     true,
@@ -95,6 +101,12 @@ func New(opts ...Option) *Service {
 	s.mux.HandleFunc(kmip.OperationDiscoverVersions, kmip.DiscoverVersions)
 	s.mux.Handle(kmip.OperationQuery, kmip.QueryHandler(&s.info))
 	if s.store != nil && s.hsm != nil {
+		// The object types Register and Create accept (KMIP 1.4 §2.2).
+		s.info.ObjectTypes = []kmip.ObjectType{
+			kmip.ObjectTypeCertificate, kmip.ObjectTypeSymmetricKey, kmip.ObjectTypePublicKey,
+			kmip.ObjectTypePrivateKey, kmip.ObjectTypeSplitKey, kmip.ObjectTypeSecretData,
+			kmip.ObjectTypeOpaqueObject, kmip.ObjectTypePGPKey,
+		}
 		s.registerObjectOperations()
 	}
 	return s
