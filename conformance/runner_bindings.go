@@ -219,7 +219,7 @@ func (b *bindings) resolve(tag ttlv.Tag, typ ttlv.Type, s string, now time.Time)
 
 // randomID makes a client-chosen identifier: a random UUID-like text, or
 // for a Short Unique Identifier the SHA-256 of the matching Unique
-// Identifier when one is bound (KMIP 2.0 §4.52), else 32 random bytes.
+// Identifier when one is bound (KMIP 2.0 §4.49), else 32 random bytes.
 func (b *bindings) randomID(typ ttlv.Type, s string) (ttlv.Value, error) {
 	var r [16]byte
 	if _, err := rand.Read(r[:]); err != nil {

@@ -105,7 +105,7 @@ func blockMechanism(kind Algorithm, p BlockParams) (*pkcs11.Mechanism, error) {
 		if cb < 1 || cb > 128 {
 			return nil, fmt.Errorf("%w: CTR counter of %d bits (want 1 to 128)", ErrInvalidSpec, cb)
 		}
-		return pkcs11.NewMechanism(ctr, ctrParams(cb, p.IV)), nil
+		return pkcs11.NewMechanism(ctr, ctrParams(uint8(cb), p.IV)), nil
 	}
 	return nil, fmt.Errorf("%w: unknown mode %v", ErrInvalidSpec, p.Mode)
 }
@@ -114,7 +114,8 @@ func blockMechanism(kind Algorithm, p BlockParams) (*pkcs11.Mechanism, error) {
 // cb[16];} (PKCS#11 v2.40 curr §2.10.3). miekg/pkcs11 has no helper. A
 // CK_ULONG is a C unsigned long in native byte order, the size of a Go
 // uint on the LP64 and ILP32 platforms cgo targets here (not Windows).
-func ctrParams(counterBits int, iv []byte) []byte {
+// counterBits is at most 128 (checked by the caller), hence a uint8.
+func ctrParams(counterBits uint8, iv []byte) []byte {
 	n := bits.UintSize / 8
 	out := make([]byte, n+16)
 	if n == 8 {

@@ -314,7 +314,11 @@ func TestHMAC(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer b.DestroyHandle(ctx, h)
+			defer func() {
+				if err := b.DestroyHandle(ctx, h); err != nil {
+					t.Errorf("DestroyHandle: %v", err)
+				}
+			}()
 			mac, err := b.HMAC(ctx, h, tt.hash, data)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {

@@ -259,8 +259,9 @@ func (spec SecretSpec) bytes() (int, error) {
 			return spec.Bits / 8, nil
 		}
 		return 0, fmt.Errorf("%w: generic secret of %d bits (want a multiple of 8 from 8 to %d)", ErrInvalidSpec, spec.Bits, 8*MaxMaterialLen)
+	default:
+		return 0, fmt.Errorf("%w: %v is not a secret-key algorithm", ErrInvalidSpec, spec.Kind)
 	}
-	return 0, fmt.Errorf("%w: %v is not a secret-key algorithm", ErrInvalidSpec, spec.Kind)
 }
 
 // checkSecretLen validates plaintext key material of kind.
@@ -281,8 +282,9 @@ func checkSecretLen(kind Algorithm, n int) error {
 			return nil
 		}
 		return fmt.Errorf("%w: secret of %d bytes (want 1 to %d)", ErrInvalidSpec, n, MaxMaterialLen)
+	default:
+		return fmt.Errorf("%w: %v is not a secret-key algorithm", ErrInvalidSpec, kind)
 	}
-	return fmt.Errorf("%w: %v is not a secret-key algorithm", ErrInvalidSpec, kind)
 }
 
 // extractableSessionKey is the common part of the templates of keys that
@@ -341,6 +343,10 @@ func (b *Backend) GenerateSecret(ctx context.Context, spec SecretSpec) (Wrapped,
 	case GenericSecret:
 		m = pkcs11.CKM_GENERIC_SECRET_KEY_GEN
 		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, n))
+	default:
+		// spec.bytes refused it already; kept so a new kind cannot slip
+		// through with mechanism 0 (CKM_RSA_PKCS_KEY_PAIR_GEN).
+		return Wrapped{}, fmt.Errorf("hsm: %s: %w: %v is not a secret-key algorithm", op, ErrInvalidSpec, spec.Kind)
 	}
 	var w Wrapped
 	err = b.withSession(ctx, op, func(s pkcs11.SessionHandle) error {
@@ -496,6 +502,8 @@ func (b *Backend) publicSPKI(s pkcs11.SessionHandle, h pkcs11.ObjectHandle, kind
 			return nil, fmt.Errorf("public point: %w", err)
 		}
 		pk = epk
+	default:
+		return nil, fmt.Errorf("%w: %v keys have no public key", ErrInvalidSpec, kind)
 	}
 	der, err := x509.MarshalPKIXPublicKey(pk)
 	if err != nil {

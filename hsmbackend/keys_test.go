@@ -290,7 +290,11 @@ func TestRegisteredPrivateKey(t *testing.T) {
 			if err != nil {
 				t.Fatalf("UnwrapKey: %v", err)
 			}
-			defer b.DestroyHandle(ctx, h)
+			defer func() {
+				if err := b.DestroyHandle(ctx, h); err != nil {
+					t.Errorf("DestroyHandle: %v", err)
+				}
+			}()
 			msg := []byte("registered key signs")
 			sig, err := b.Sign(ctx, h, tt.scheme, crypto.SHA256, msg)
 			if err != nil {

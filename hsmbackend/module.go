@@ -313,11 +313,16 @@ func InitDevToken(modulePath, label string, soPIN, userPIN Secret) error {
 	if err != nil {
 		return opError(fmt.Sprintf("init token %q: open session", label), err)
 	}
-	defer p.CloseSession(s)
+	// The token is initialised (or not) once C_InitPIN returns, and a failed
+	// C_Logout or C_CloseSession cannot change that. This is the fresh
+	// token's only session, and closing a token's last session returns it
+	// to the public state (PKCS#11 v2.40 base §5.6 C_CloseSession), so a
+	// failed C_Logout leaves no SO login behind either.
+	defer p.CloseSession(s) //nolint:errcheck // see above
 	if err := p.Login(s, pkcs11.CKU_SO, string(soPIN.Bytes())); err != nil {
 		return opError(fmt.Sprintf("init token %q: SO login", label), err)
 	}
-	defer p.Logout(s)
+	defer p.Logout(s) //nolint:errcheck // see above
 	if err := p.InitPIN(s, string(userPIN.Bytes())); err != nil {
 		return opError(fmt.Sprintf("init token %q: C_InitPIN", label), err)
 	}

@@ -135,7 +135,9 @@ func TestPINFromEnv(t *testing.T) {
 				t.Setenv(name, tt.value)
 			} else {
 				t.Setenv(name, "x") // restores the environment afterwards
-				os.Unsetenv(name)
+				if err := os.Unsetenv(name); err != nil {
+					t.Fatal(err)
+				}
 			}
 			s, err := hsmbackend.PINFromEnv(name)
 			if tt.wantErr {

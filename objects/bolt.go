@@ -97,6 +97,10 @@ func validate(o *Object) ([]byte, error) {
 			return nil, fmt.Errorf("attribute %q index %d: %w", a.Name, a.Index, ErrInvalidObject)
 		}
 	}
+	// The record keeps the length as an Integer (int32), like the index.
+	if o.Wrapped != nil && (o.Wrapped.Len < 0 || o.Wrapped.Len > math.MaxInt32) {
+		return nil, fmt.Errorf("wrapped material length %d: %w", o.Wrapped.Len, ErrInvalidObject)
+	}
 	rec := encodeRecord(o)
 	if _, err := ttlv.Decode(rec[1:], recordLimits); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidObject, err)

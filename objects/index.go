@@ -75,12 +75,13 @@ const maxIndexField = 256
 // lp appends a length-prefixed field, so that one field is never a prefix
 // of another and a scan for "ab" does not return "abc".
 func lp(dst, field []byte) []byte {
-	if len(field) > maxIndexField {
+	n := len(field)
+	if n > maxIndexField {
 		sum := sha256.Sum256(field)
-		dst = binary.BigEndian.AppendUint16(dst, 0x8000|uint16(len(sum)))
+		dst = binary.BigEndian.AppendUint16(dst, 0x8000|sha256.Size)
 		return append(dst, sum[:]...)
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(field)))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(n))
 	return append(dst, field...)
 }
 
@@ -89,7 +90,7 @@ func u32(dst []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(dst
 
 // i64 appends a signed value so that byte order is numeric order.
 func i64(dst []byte, v int64) []byte {
-	return binary.BigEndian.AppendUint64(dst, uint64(v)^(1<<63))
+	return binary.BigEndian.AppendUint64(dst, uint64(v)^(1<<63)) //nolint:gosec // G115: two's complement bits with the sign flipped sort numerically
 }
 
 // nameText returns the Name Value of a Name attribute (a Structure, KMIP
@@ -102,8 +103,10 @@ func nameText(v ttlv.Value) (string, bool) {
 		if nv, ok := v.Child(kmip.TagNameValue); ok && nv.Type == ttlv.TypeTextString {
 			return nv.Text(), true
 		}
+		return "", false
+	default:
+		return "", false
 	}
-	return "", false
 }
 
 // valueKey is the index form of a primitive value, agreeing with

@@ -97,6 +97,7 @@ func TestCreateInvalid(t *testing.T) {
 		{"attribute without value", newKey("k", kmip.Attribute{Name: "x-a"})},
 		{"attribute without name", newKey("k", kmip.Attribute{Value: ttlv.Int(kmip.TagAttributeValue, 1)})},
 		{"negative index", newKey("k", kmip.Attribute{Name: "x-a", Index: -1, Value: ttlv.Int(kmip.TagAttributeValue, 1)})},
+		{"negative wrapped length", func() *Object { o := newKey("k"); o.Wrapped.Len = -1; return o }()},
 		{"identifier not UTF-8", newKey("k\xff")},
 		{"owner not UTF-8", func() *Object { o := newKey("k"); o.Owner = "\xc3"; return o }()},
 		{"attribute text not UTF-8", newKey("k", customAttr("x-a", ttlv.Text(kmip.TagAttributeValue, "\xff")))},

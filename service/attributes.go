@@ -113,6 +113,8 @@ func checkClientWritable(req *kmip.Request, name string) error {
 		return nil
 	case attrUnknown:
 		return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttribute), "unknown attribute %q", name)
+	case attrStandard:
+		// Checked below against the attribute's rules.
 	}
 	if !info.DefinedIn(req.Version.Major, req.Version.Minor) {
 		return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttribute), "%q is not an attribute of KMIP %s", name, req.Version)
@@ -135,6 +137,8 @@ func checkClientDeletable(req *kmip.Request, name string) error {
 	case attrUnknown:
 		// Not an attribute we could hold: nothing to delete.
 		return deleteNotFound(req, name)
+	case attrStandard:
+		// Checked below against the attribute's rules.
 	}
 	if !info.ClientDeletable || info.AlwaysPresent {
 		return readOnlyError(req, name)
@@ -499,8 +503,9 @@ func adjustValue(cur ttlv.Value, how kmip.AdjustmentType, param ttlv.Value) (ttl
 			return ttlv.Bool(cur.Tag, !cur.Bool()), nil
 		case ttlv.TypeInteger, ttlv.TypeLongInteger, ttlv.TypeBigInteger:
 			return adjustFromBig(cur, new(big.Int).Neg(adjustToBig(cur)))
+		default:
+			return ttlv.Value{}, invalidType()
 		}
-		return ttlv.Value{}, invalidType()
 	}
 	if how != kmip.AdjustmentTypeIncrement && how != kmip.AdjustmentTypeDecrement {
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidField, "unknown adjustment type %v", how)
@@ -537,8 +542,9 @@ func adjustToBig(v ttlv.Value) *big.Int {
 		return new(big.Int).SetUint64(uint64(v.Interval()))
 	case ttlv.TypeBigInteger:
 		return v.BigInt()
+	default:
+		return new(big.Int)
 	}
-	return new(big.Int)
 }
 
 // maxBigIntBytes bounds an adjusted Big Integer, so repeated adjustments
@@ -551,20 +557,28 @@ func adjustFromBig(like ttlv.Value, x *big.Int) (ttlv.Value, error) {
 	outOfRange := kmip.Errorf(kmip.ResultReasonNumericRange, "adjusted value is out of range for a %s", itemTypeName(like.Type))
 	switch like.Type {
 	case ttlv.TypeInteger:
-		if !x.IsInt64() || x.Int64() < math.MinInt32 || x.Int64() > math.MaxInt32 {
+		if !x.IsInt64() {
 			return ttlv.Value{}, outOfRange
 		}
-		return ttlv.Int(like.Tag, int32(x.Int64())), nil
+		n := x.Int64()
+		if n < math.MinInt32 || n > math.MaxInt32 {
+			return ttlv.Value{}, outOfRange
+		}
+		return ttlv.Int(like.Tag, int32(n)), nil
 	case ttlv.TypeLongInteger:
 		if !x.IsInt64() {
 			return ttlv.Value{}, outOfRange
 		}
 		return ttlv.Long(like.Tag, x.Int64()), nil
 	case ttlv.TypeInterval:
-		if !x.IsUint64() || x.Uint64() > math.MaxUint32 {
+		if !x.IsUint64() {
 			return ttlv.Value{}, outOfRange
 		}
-		return ttlv.Interval(like.Tag, uint32(x.Uint64())), nil
+		n := x.Uint64()
+		if n > math.MaxUint32 {
+			return ttlv.Value{}, outOfRange
+		}
+		return ttlv.Interval(like.Tag, uint32(n)), nil
 	case ttlv.TypeDateTime:
 		if !x.IsInt64() || x.Int64() < 0 {
 			return ttlv.Value{}, outOfRange
@@ -581,8 +595,9 @@ func adjustFromBig(like ttlv.Value, x *big.Int) (ttlv.Value, error) {
 			return ttlv.Value{}, outOfRange
 		}
 		return v, nil
+	default:
+		return ttlv.Value{}, outOfRange
 	}
-	return ttlv.Value{}, outOfRange
 }
 
 // zeroValueFor is the value KMIP 2.0 §6.1.3 assumes for an attribute
@@ -612,6 +627,7 @@ func zeroValueFor(name string, ver kmip.ProtocolVersion) (ttlv.Value, bool) {
 		return ttlv.Interval(info.Tag, 0), true
 	case ttlv.TypeBoolean:
 		return ttlv.Bool(info.Tag, false), true
+	default:
+		return ttlv.Value{}, false
 	}
-	return ttlv.Value{}, false
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"math"
 	"math/big"
 	"slices"
@@ -94,7 +95,7 @@ func TestAddAttribute(t *testing.T) {
 					} else {
 						fields = append(fields, attrsNew(ver, tc.a))
 					}
-					p, err := e.attrsCall(nil, ver, kmip.OperationAddAttribute, fields...)
+					p, err := e.attrsCall(context.Background(), ver, kmip.OperationAddAttribute, fields...)
 					attrsWantReason(t, err, tc.want)
 					after := e.attrsGet(t, id)
 					if tc.want != 0 {
@@ -144,7 +145,7 @@ func TestAddAttributeActivationDatePast(t *testing.T) {
 	e := attrsNewEnv(t)
 	for _, ver := range attrsVersions {
 		id := e.attrsPut(t, attrsObj{})
-		_, err := e.attrsCall(nil, ver, kmip.OperationAddAttribute, attrsUID(id),
+		_, err := e.attrsCall(context.Background(), ver, kmip.OperationAddAttribute, attrsUID(id),
 			attrsNew(ver, attrsA(attrActivationDate, ttlv.DateTime(0, e.clock.Now().Add(-time.Hour)))))
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +156,7 @@ func TestAddAttributeActivationDatePast(t *testing.T) {
 			t.Fatalf("%s: state %v (attribute %v), want Active", ver, o.State, st.Value.Enum())
 		}
 		// Now active: the Activation Date is fixed (SKLC-M-3, AKLC-M-3).
-		_, err = e.attrsCall(nil, ver, kmip.OperationModifyAttribute, attrsUID(id),
+		_, err = e.attrsCall(context.Background(), ver, kmip.OperationModifyAttribute, attrsUID(id),
 			attrsNew(ver, attrsA(attrActivationDate, ttlv.DateTime(0, e.clock.Now()))))
 		attrsWantReason(t, err, kmip.ResultReasonPermissionDenied)
 	}
@@ -171,7 +172,7 @@ func TestAddAttributeLimits(t *testing.T) {
 	}
 	id := e.attrsPut(t, attrsObj{attrs: many})
 	for _, ver := range attrsVersions {
-		_, err := e.attrsCall(nil, ver, kmip.OperationAddAttribute, attrsUID(id), attrsNew(ver, attrsA("x-Many", ttlv.Int(0, 2))))
+		_, err := e.attrsCall(context.Background(), ver, kmip.OperationAddAttribute, attrsUID(id), attrsNew(ver, attrsA("x-Many", ttlv.Int(0, 2))))
 		attrsWantReason(t, err, attrsReason(ver, kmip.ResultReasonIndexOutOfBounds, kmip.ResultReasonServerLimitExceeded))
 	}
 }
@@ -202,7 +203,7 @@ func TestCustomAttributeTypes(t *testing.T) {
 		for _, c := range values {
 			v := c.v
 			v.Tag = kmip.TagAttributeValue
-			if _, err := e.attrsCall(nil, ver, kmip.OperationAddAttribute, attrsUID(id), attrsNew(ver, kmip.Attribute{Name: c.name, Value: v})); err != nil {
+			if _, err := e.attrsCall(context.Background(), ver, kmip.OperationAddAttribute, attrsUID(id), attrsNew(ver, kmip.Attribute{Name: c.name, Value: v})); err != nil {
 				t.Fatalf("%s add %s: %v", ver, c.name, err)
 			}
 		}
@@ -211,7 +212,7 @@ func TestCustomAttributeTypes(t *testing.T) {
 			for _, c := range values {
 				fields = append(fields, attrsRef(readVer, c.name))
 			}
-			p, err := e.attrsCall(nil, readVer, kmip.OperationGetAttributes, fields...)
+			p, err := e.attrsCall(context.Background(), readVer, kmip.OperationGetAttributes, fields...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -312,7 +313,7 @@ func TestModifyAttribute(t *testing.T) {
 						fields = append(fields, attrsCurrent(*tc.cur))
 					}
 					fields = append(fields, attrsNew(ver, tc.a))
-					p, err := e.attrsCall(nil, ver, kmip.OperationModifyAttribute, fields...)
+					p, err := e.attrsCall(context.Background(), ver, kmip.OperationModifyAttribute, fields...)
 					attrsWantReason(t, err, tc.want)
 					if tc.want != 0 {
 						return
@@ -401,7 +402,7 @@ func TestDeleteAttribute(t *testing.T) {
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
-					p, err := e.attrsCall(nil, ver, kmip.OperationDeleteAttribute, append([]ttlv.Value{attrsUID(id)}, tc.fields...)...)
+					p, err := e.attrsCall(context.Background(), ver, kmip.OperationDeleteAttribute, append([]ttlv.Value{attrsUID(id)}, tc.fields...)...)
 					attrsWantReason(t, err, tc.want)
 					if tc.want != 0 {
 						return
@@ -460,7 +461,7 @@ func TestSetAttribute(t *testing.T) {
 		{"not a 1.x operation", kmip.OperationSetAttribute, kmip.V1_4, attrsA("x-Set", ttlv.Text(0, "v")), kmip.ResultReasonOperationNotSupported, []string{"two", "three"}},
 	}
 	for _, st := range steps {
-		p, err := e.attrsCall(nil, st.ver, st.op, attrsUID(id), attrsNew(st.ver, st.a))
+		p, err := e.attrsCall(context.Background(), st.ver, st.op, attrsUID(id), attrsNew(st.ver, st.a))
 		attrsWantReason(t, err, st.want)
 		if err == nil && (len(p.Children()) != 1 || !p.Has(kmip.TagUniqueIdentifier)) {
 			t.Fatalf("%s: response %+v, want the unique identifier only", st.name, p)
@@ -474,7 +475,7 @@ func TestSetAttribute(t *testing.T) {
 		}
 	}
 	// Read back as the vector does: by vendor attribute reference.
-	p, err := e.attrsCall(nil, kmip.V2_0, kmip.OperationGetAttributes, attrsUID(id), attrsRef(kmip.V2_0, attrSensitive))
+	p, err := e.attrsCall(context.Background(), kmip.V2_0, kmip.OperationGetAttributes, attrsUID(id), attrsRef(kmip.V2_0, attrSensitive))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +525,7 @@ func TestAdjustAttribute(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fields := append([]ttlv.Value{attrsUID(id), attrsRef(kmip.V2_0, tc.attr)}, tc.fields...)
-			p, err := e.attrsCall(nil, kmip.V2_0, kmip.OperationAdjustAttribute, fields...)
+			p, err := e.attrsCall(context.Background(), kmip.V2_0, kmip.OperationAdjustAttribute, fields...)
 			attrsWantReason(t, err, tc.want)
 			if err != nil {
 				return
@@ -538,7 +539,7 @@ func TestAdjustAttribute(t *testing.T) {
 			}
 		})
 	}
-	_, err := e.attrsCall(nil, kmip.V1_4, kmip.OperationAdjustAttribute, attrsUID(id), attrsRef(kmip.V1_4, "x-Count"))
+	_, err := e.attrsCall(context.Background(), kmip.V1_4, kmip.OperationAdjustAttribute, attrsUID(id), attrsRef(kmip.V1_4, "x-Count"))
 	attrsWantReason(t, err, kmip.ResultReasonOperationNotSupported)
 }
 

@@ -202,13 +202,14 @@ func crAttrTypeOK(info kmip.AttributeInfo, v ttlv.Value) bool {
 	if want == 0 {
 		want = ti.Type1x
 	}
-	switch {
-	case want == 0:
+	switch want {
+	case 0:
 		return true
-	case want == ttlv.TypeDateTime:
+	case ttlv.TypeDateTime:
 		return v.Type == ttlv.TypeDateTime || v.Type == ttlv.TypeDateTimeExtended
+	default:
+		return v.Type == want
 	}
-	return v.Type == want
 }
 
 // crFindAttr returns the value of the first attribute named name.
@@ -333,7 +334,7 @@ func crSetCrypto(o *objects.Object, alg kmip.CryptographicAlgorithm, bits int32)
 // REQUIRED, but MongoDB and others omit it).
 func crSetUsage(o *objects.Object, mask kmip.CryptographicUsageMask) {
 	if _, ok := o.Attr(attrCryptoUsageMask); !ok && mask != 0 {
-		o.SetAttr(attr(attrCryptoUsageMask, ttlv.Int(0, int32(mask))))
+		o.SetAttr(attr(attrCryptoUsageMask, ttlv.Int(0, int32(mask)))) //nolint:gosec // G115: a bit mask travels as a KMIP Integer (KMIP 1.4 §9.1.3.3); its 32 bits are reinterpreted, not converted
 	}
 }
 
@@ -425,8 +426,9 @@ func defaultSymmetricUsage(alg kmip.CryptographicAlgorithm) kmip.CryptographicUs
 		kmip.CryptographicAlgorithmHMACSHA3224, kmip.CryptographicAlgorithmHMACSHA3256,
 		kmip.CryptographicAlgorithmHMACSHA3384, kmip.CryptographicAlgorithmHMACSHA3512:
 		return kmip.CryptographicUsageMaskMACGenerate | kmip.CryptographicUsageMaskMACVerify
+	default:
+		return kmip.CryptographicUsageMaskEncrypt | kmip.CryptographicUsageMaskDecrypt
 	}
-	return kmip.CryptographicUsageMaskEncrypt | kmip.CryptographicUsageMaskDecrypt
 }
 
 // crIntAttr reads an Integer attribute.
@@ -629,8 +631,9 @@ func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, k
 		return hsmbackend.PairSpec{Kind: hsmbackend.EC, Curve: curve}, alg, bits, nil
 	case kmip.CryptographicAlgorithmEd25519:
 		return hsmbackend.PairSpec{Kind: hsmbackend.Ed25519}, alg, 256, nil
+	default:
+		return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "key pairs of %v are not supported", alg)
 	}
-	return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "key pairs of %v are not supported", alg)
 }
 
 // defaultPairUsage is the usage mask of a new key of a pair that the client
@@ -645,11 +648,12 @@ func defaultPairUsage(alg kmip.CryptographicAlgorithm, private bool) kmip.Crypto
 			return kmip.CryptographicUsageMaskSign | kmip.CryptographicUsageMaskDecrypt | kmip.CryptographicUsageMaskUnwrapKey
 		}
 		return kmip.CryptographicUsageMaskVerify | kmip.CryptographicUsageMaskEncrypt | kmip.CryptographicUsageMaskWrapKey
+	default:
+		if private {
+			return kmip.CryptographicUsageMaskSign
+		}
+		return kmip.CryptographicUsageMaskVerify
 	}
-	if private {
-		return kmip.CryptographicUsageMaskSign
-	}
-	return kmip.CryptographicUsageMaskVerify
 }
 
 // pairFormats are the default Key Format Types of generated key pairs: the

@@ -5,7 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	_ "crypto/sha1" // registers crypto.SHA1 for OAEP
+	_ "crypto/sha1" //nolint:gosec // G505: registers crypto.SHA1, KMIP's default Mask Generator Hashing Algorithm (KMIP 1.4 §3.6) and PKCS#1's default OAEP hash (RFC 8017 §A.2.1)
 	_ "crypto/sha256"
 	_ "crypto/sha3"
 	_ "crypto/sha512"
@@ -192,8 +192,9 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 	if secret {
 		defer crClearMaterial(material)
 	}
-	if compression != 0 && !(o.ObjectType == kmip.ObjectTypePublicKey && crECFormat(want) &&
-		compression == kmip.KeyCompressionTypeECPublicKeyTypeUncompressed) {
+	uncompressedECPublic := o.ObjectType == kmip.ObjectTypePublicKey && crECFormat(want) &&
+		compression == kmip.KeyCompressionTypeECPublicKeyTypeUncompressed
+	if compression != 0 && !uncompressedECPublic {
 		// Only uncompressed EC points are served (KMIP 1.4 §4.11, Key
 		// Compression Type).
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonKeyCompressionTypeNotSupported, "key compression type %v is not supported", compression)
@@ -253,8 +254,9 @@ func crCopySecrets(v ttlv.Value) ttlv.Value {
 			out[i] = crCopySecrets(c[i])
 		}
 		return ttlv.Struct(v.Tag, out...)
+	default:
+		return v
 	}
-	return v
 }
 
 func crECFormat(f kmip.KeyFormatType) bool {
@@ -262,8 +264,9 @@ func crECFormat(f kmip.KeyFormatType) bool {
 	case kmip.KeyFormatTypeX509, kmip.KeyFormatTypeTransparentECPublicKey, kmip.KeyFormatTypeTransparentECDSAPublicKey,
 		kmip.KeyFormatTypeTransparentECDHPublicKey, kmip.KeyFormatTypeTransparentECMQVPublicKey:
 		return true
+	default:
+		return false
 	}
-	return false
 }
 
 // crRefusal returns reason for 1.4 and later, which define Sensitive and
@@ -384,7 +387,8 @@ func (s *Service) crWrappingKey(ctx context.Context, req *kmip.Request, ws crWra
 	}
 	// KMIP 1.4 §3.22: only an Active key may protect; a Deactivated one
 	// may still process (unwrap).
-	if kek.State != kmip.StateActive && !(unwrap && kek.State == kmip.StateDeactivated) {
+	deactivatedUnwrap := unwrap && kek.State == kmip.StateDeactivated
+	if kek.State != kmip.StateActive && !deactivatedUnwrap {
 		return nil, 0, wrongState(req, "wrapping key %s is %v", ws.keyID, kek.State)
 	}
 	need := kmip.CryptographicUsageMaskWrapKey
@@ -394,7 +398,7 @@ func (s *Service) crWrappingKey(ctx context.Context, req *kmip.Request, ws crWra
 		// reverses that, so either bit will do.
 		need |= kmip.CryptographicUsageMaskUnwrapKey
 	}
-	if a, ok := kek.Attr(attrCryptoUsageMask); ok && kmip.CryptographicUsageMask(a.Value.Int())&need == 0 {
+	if a, ok := kek.Attr(attrCryptoUsageMask); ok && kmip.CryptographicUsageMask(a.Value.Int())&need == 0 { //nolint:gosec // G115: a bit mask travels as a KMIP Integer (KMIP 1.4 §9.1.3.3); its 32 bits are reinterpreted, not converted
 		if v2 {
 			return nil, 0, kmip.Errorf(kmip.ResultReasonIncompatibleCryptographicUsageMask, "key %s may not be used to %s keys", ws.keyID, map[bool]string{false: "wrap", true: "unwrap"}[unwrap])
 		}
@@ -561,7 +565,7 @@ func crRSAWrap(kek *objects.Object, given ttlv.Value, data []byte) ([]byte, ttlv
 		}
 		blob, err = rsa.EncryptOAEPWithOptions(rand.Reader, pub, data, &rsa.OAEPOptions{Hash: h, MGFHash: mgf})
 	case kmip.PaddingMethodPKCS1V15:
-		blob, err = rsa.EncryptPKCS1v15(rand.Reader, pub, data)
+		blob, err = rsa.EncryptPKCS1v15(rand.Reader, pub, data) //nolint:staticcheck // SA1019: KMIP clients may ask for Padding Method PKCS1 v1.5 (KMIP 1.4 §9.1.3.2.15) to wrap keys; OAEP stays the default
 	default:
 		return nil, ttlv.Value{}, kmip.Errorf(kmip.ResultReasonFeatureNotSupported, "padding method %v cannot wrap keys", padding)
 	}
@@ -598,6 +602,7 @@ func crHash(h kmip.HashingAlgorithm) (crypto.Hash, bool) {
 		return crypto.SHA3_384, true
 	case kmip.HashingAlgorithmSHA3512:
 		return crypto.SHA3_512, true
+	default:
+		return 0, false
 	}
-	return 0, false
 }

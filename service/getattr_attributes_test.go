@@ -88,7 +88,7 @@ func TestGetAttributes(t *testing.T) {
 			for _, n := range tc.ask {
 				fields = append(fields, attrsRef(tc.ver, n))
 			}
-			p, err := e.attrsCall(nil, tc.ver, kmip.OperationGetAttributes, fields...)
+			p, err := e.attrsCall(context.Background(), tc.ver, kmip.OperationGetAttributes, fields...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestGetAttributes(t *testing.T) {
 	}
 
 	// Values come back as stored, the custom one with the value tag.
-	p, err := e.attrsCall(nil, kmip.V1_4, kmip.OperationGetAttributes, attrsUID(id), attrsRef(kmip.V1_4, "x-ID"), attrsRef(kmip.V1_4, attrName))
+	p, err := e.attrsCall(context.Background(), kmip.V1_4, kmip.OperationGetAttributes, attrsUID(id), attrsRef(kmip.V1_4, "x-ID"), attrsRef(kmip.V1_4, attrName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +187,9 @@ func TestGetAttributesErrors(t *testing.T) {
 				fields = append(fields, attrsUID(tc.id))
 			}
 			fields = append(fields, tc.ask...)
-			_, err := e.attrsCall(nil, tc.ver, kmip.OperationGetAttributes, fields...)
+			_, err := e.attrsCall(context.Background(), tc.ver, kmip.OperationGetAttributes, fields...)
 			attrsWantReason(t, err, tc.want)
-			_, err = e.attrsCall(nil, tc.ver, kmip.OperationGetAttributeList, fields[:min(len(fields), 1)]...)
+			_, err = e.attrsCall(context.Background(), tc.ver, kmip.OperationGetAttributeList, fields[:min(len(fields), 1)]...)
 			if tc.want != kmip.ResultReasonInvalidMessage && tc.want != kmip.ResultReasonInvalidField {
 				attrsWantReason(t, err, tc.want)
 			}
@@ -228,7 +228,7 @@ func TestGetAttributesDateDrivenState(t *testing.T) {
 		}})
 		for _, st := range steps {
 			e.clock.Set(st.at)
-			p, err := e.attrsCall(nil, ver, kmip.OperationGetAttributes, attrsUID(id), attrsRef(ver, attrState))
+			p, err := e.attrsCall(context.Background(), ver, kmip.OperationGetAttributes, attrsUID(id), attrsRef(ver, attrState))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +256,7 @@ func TestGetAttributeList(t *testing.T) {
 		},
 	})
 	t.Run("1.4", func(t *testing.T) {
-		p, err := e.attrsCall(nil, kmip.V1_4, kmip.OperationGetAttributeList, attrsUID(id))
+		p, err := e.attrsCall(context.Background(), kmip.V1_4, kmip.OperationGetAttributeList, attrsUID(id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestGetAttributeList(t *testing.T) {
 		}
 	})
 	t.Run("1.0 leaves out Fresh", func(t *testing.T) {
-		p, err := e.attrsCall(nil, kmip.V1_0, kmip.OperationGetAttributeList, attrsUID(id))
+		p, err := e.attrsCall(context.Background(), kmip.V1_0, kmip.OperationGetAttributeList, attrsUID(id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func TestGetAttributeList(t *testing.T) {
 		}
 	})
 	t.Run("2.0", func(t *testing.T) {
-		p, err := e.attrsCall(nil, kmip.V2_0, kmip.OperationGetAttributeList, attrsUID(id))
+		p, err := e.attrsCall(context.Background(), kmip.V2_0, kmip.OperationGetAttributeList, attrsUID(id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +342,7 @@ func TestGetAttributesNetApp(t *testing.T) {
 		custom = append(custom, attrsA(n, ttlv.Text(0, fmt.Sprintf("value %d", i))))
 	}
 	id := e.attrsPut(t, attrsObj{attrs: custom})
-	p, err := e.attrsCall(nil, kmip.V1_0, kmip.OperationGetAttributes, attrsUID(id))
+	p, err := e.attrsCall(context.Background(), kmip.V1_0, kmip.OperationGetAttributes, attrsUID(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestGetAttributesNetApp(t *testing.T) {
 	if !slices.Equal(got, names) {
 		t.Fatalf("custom attributes %q, want %q", got, names)
 	}
-	p, err = e.attrsCall(nil, kmip.V1_0, kmip.OperationLocate, attrsLocateFields(kmip.V1_0, custom[7])...)
+	p, err = e.attrsCall(context.Background(), kmip.V1_0, kmip.OperationLocate, attrsLocateFields(kmip.V1_0, custom[7])...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,6 @@ type creationEnv struct {
 	svc   *Service
 	store *objects.BoltStore
 	path  string
-	now   time.Time
 }
 
 // newCreationEnv opens a token and a store in t.TempDir. The clock is

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/big"
 
 	"github.com/kmipd/kmipd/hsmbackend"
@@ -186,10 +187,12 @@ func importSymmetric(kb *crKeyBlock) (importedKey, error) {
 	default:
 		return importedKey{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format %v is not supported for symmetric keys", kb.format)
 	}
-	if len(raw) == 0 || len(raw) > hsmbackend.MaxMaterialLen {
-		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "symmetric key of %d bytes (want 1 to %d)", len(raw), hsmbackend.MaxMaterialLen)
+	n := len(raw)
+	if n == 0 || n > hsmbackend.MaxMaterialLen {
+		return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "symmetric key of %d bytes (want 1 to %d)", n, hsmbackend.MaxMaterialLen)
 	}
-	imp := importedKey{secret: crClone(raw), kind: hsmbackend.GenericSecret, bits: int32(len(raw) * 8)}
+	// MaxMaterialLen (64 KiB) keeps the bit count far inside an int32.
+	imp := importedKey{secret: crClone(raw), kind: hsmbackend.GenericSecret, bits: int32(n) * 8}
 	switch kb.alg {
 	case kmip.CryptographicAlgorithmAES:
 		if len(raw) == 16 || len(raw) == 24 || len(raw) == 32 {
@@ -349,14 +352,15 @@ func crDescribeKey(key any) (kmip.CryptographicAlgorithm, int32, error) {
 		} else {
 			n = k.(*rsa.PublicKey).N
 		}
-		if n.BitLen() > crMaxRSABits {
+		bits := n.BitLen()
+		if bits > crMaxRSABits {
 			return 0, 0, kmip.Errorf(kmip.ResultReasonInvalidField, "RSA keys over %d bits are not supported", crMaxRSABits)
 		}
-		return kmip.CryptographicAlgorithmRSA, int32(n.BitLen()), nil
+		return kmip.CryptographicAlgorithmRSA, int32(bits), nil //nolint:gosec // G115: at most crMaxRSABits, checked above
 	case *ecdsa.PrivateKey:
-		return kmip.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil
+		return kmip.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil //nolint:gosec // G115: curve sizes are at most 521 bits
 	case *ecdsa.PublicKey:
-		return kmip.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil
+		return kmip.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil //nolint:gosec // G115: curve sizes are at most 521 bits
 	case ed25519.PrivateKey, ed25519.PublicKey:
 		return kmip.CryptographicAlgorithmEd25519, 256, nil
 	}
@@ -523,7 +527,15 @@ func transparentECPublic(m ttlv.Value) (*ecdsa.PublicKey, error) {
 		if x == nil {
 			return nil, kmip.Errorf(kmip.ResultReasonInvalidField, "EC public point is not on the curve")
 		}
-		return &ecdsa.PublicKey{Curve: c, X: x, Y: y}, nil
+		// Re-encode as SEC 1 §2.3.3 uncompressed (0x04 || X || Y), so the
+		// key is built by ParseUncompressedPublicKey rather than by
+		// setting the deprecated X and Y fields directly.
+		size := (c.Params().BitSize + 7) / 8
+		uncompressed := make([]byte, 1+2*size)
+		uncompressed[0] = 4
+		x.FillBytes(uncompressed[1 : 1+size])
+		y.FillBytes(uncompressed[1+size:])
+		point = uncompressed
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(c, point)
 	if err != nil {
@@ -635,8 +647,9 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 			}
 		}
 		return ttlv.Value{}, notSupported
+	default:
+		return ttlv.Value{}, notSupported
 	}
-	return ttlv.Value{}, notSupported
 }
 
 // crClearMaterial zeroes the byte buffers of a Key Material value that this
@@ -739,7 +752,7 @@ func crAESWrap(kek []byte, iv [8]byte, plaintext []byte) ([]byte, error) {
 	n := len(plaintext) / 8
 	out := make([]byte, 8+len(plaintext))
 	copy(out[8:], plaintext)
-	var a [8]byte = iv
+	a := iv
 	var b [16]byte
 	for j := 0; j < 6; j++ {
 		for i := 1; i <= n; i++ {
@@ -774,7 +787,7 @@ func crAESUnwrap(kek, ciphertext []byte) ([8]byte, []byte, error) {
 	var b [16]byte
 	for j := 5; j >= 0; j-- {
 		for i := n; i >= 1; i-- {
-			t := uint64(n*j + i)
+			t := uint64(n*j + i) //nolint:gosec // G115: n*j+i counts down from 6n to 1 (RFC 3394 §2.2.2)
 			binary.BigEndian.PutUint64(b[:8], binary.BigEndian.Uint64(a[:])^t)
 			copy(b[8:], r[8*(i-1):8*i])
 			block.Decrypt(b[:], b[:])
@@ -805,12 +818,13 @@ func crKeyUnwrap(kek, ciphertext []byte) ([]byte, error) {
 
 // crKeyWrapPad is RFC 5649 §4.1 AES Key Wrap with Padding.
 func crKeyWrapPad(kek, plaintext []byte) ([]byte, error) {
-	if len(plaintext) == 0 || uint64(len(plaintext)) > 1<<32-1 {
+	mli := uint64(len(plaintext))
+	if mli == 0 || mli > math.MaxUint32 {
 		return nil, errCrKeyWrap
 	}
 	var aiv [8]byte
 	copy(aiv[:4], crKWPIV[:])
-	binary.BigEndian.PutUint32(aiv[4:], uint32(len(plaintext)))
+	binary.BigEndian.PutUint32(aiv[4:], uint32(mli))
 	padded := make([]byte, (len(plaintext)+7)/8*8)
 	copy(padded, plaintext)
 	defer clear(padded)

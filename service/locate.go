@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/kmipd/kmipd/kmip"
@@ -54,7 +55,9 @@ func (s *Service) locate(ctx context.Context, req *kmip.Request) (ttlv.Value, er
 	}
 	out := make([]ttlv.Value, 0, len(ids)+1)
 	if lr.offsetGiven && counted && req.Version.AtLeast(kmip.V1_3) {
-		out = append(out, ttlv.Int(kmip.TagLocatedItems, int32(min(total, int(^uint32(0)>>1)))))
+		// Located Items is an Integer: a larger count saturates.
+		located := max(min(total, math.MaxInt32), 0)
+		out = append(out, ttlv.Int(kmip.TagLocatedItems, int32(located)))
 	}
 	for _, id := range ids {
 		out = append(out, ttlv.Text(kmip.TagUniqueIdentifier, id))
@@ -96,9 +99,10 @@ func parseLocate(req *kmip.Request) (locateRequest, error) {
 			// The store's bits are the spec's (KMIP 1.4 §9.1.3.3.2, 2.0
 			// §12.3: on-line 1, archival 2, destroyed 4); unknown bits
 			// are ignored.
-			lr.query.Storage = objects.StorageStatus(uint32(c.Int())) & (objects.StorageOnLine | objects.StorageArchival | objects.StorageDestroyed)
-			if lr.query.Storage == 0 && c.Int() != 0 {
-				return invalid("storage status mask 0x%X has no known bit", uint32(c.Int()))
+			bits := uint32(c.Int()) //nolint:gosec // G115: a bit mask travels as a KMIP Integer (KMIP 1.4 §9.1.3.3); its 32 bits are reinterpreted, not converted
+			lr.query.Storage = objects.StorageStatus(bits) & (objects.StorageOnLine | objects.StorageArchival | objects.StorageDestroyed)
+			if lr.query.Storage == 0 && bits != 0 {
+				return invalid("storage status mask 0x%X has no known bit", bits)
 			}
 		case kmip.TagObjectGroupMember:
 			if c.Type != ttlv.TypeEnumeration {

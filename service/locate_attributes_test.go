@@ -66,7 +66,7 @@ func TestLocate(t *testing.T) {
 
 	enumA := func(name string, v uint32) kmip.Attribute { return attrsA(name, ttlv.Enum(0, v)) }
 	dateA := func(name string, at time.Time) kmip.Attribute { return attrsA(name, ttlv.DateTime(0, at)) }
-	intF := func(tag ttlv.Tag, v int32) ttlv.Value { return ttlv.Int(tag, v) }
+	intF := ttlv.Int
 	tests := []struct {
 		name      string
 		ctx       context.Context
@@ -136,7 +136,7 @@ func TestLocate(t *testing.T) {
 	}
 
 	t.Run("1.x attributes in a Template-Attribute (FortiGate)", func(t *testing.T) {
-		p, err := e.attrsCall(nil, kmip.V1_2, kmip.OperationLocate,
+		p, err := e.attrsCall(context.Background(), kmip.V1_2, kmip.OperationLocate,
 			ttlv.Struct(kmip.TagTemplateAttribute, attrsLocateFields(kmip.V1_2, attrsA(attrName, attrsName("beta")))...))
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestLocate(t *testing.T) {
 		}
 	})
 	t.Run("1.x unknown attribute", func(t *testing.T) {
-		_, err := e.attrsCall(nil, kmip.V1_4, kmip.OperationLocate, ttlv.Struct(kmip.TagAttribute,
+		_, err := e.attrsCall(context.Background(), kmip.V1_4, kmip.OperationLocate, ttlv.Struct(kmip.TagAttribute,
 			ttlv.Text(kmip.TagAttributeName, "No Such Attribute"), ttlv.Text(kmip.TagAttributeValue, "v")))
 		attrsWantReason(t, err, kmip.ResultReasonInvalidField)
 	})
@@ -168,7 +168,7 @@ func TestLocateDateDrivenState(t *testing.T) {
 	id := e.attrsPut(t, attrsObj{attrs: []kmip.Attribute{attrsA(attrActivationDate, ttlv.DateTime(0, t0.Add(time.Minute)))}})
 	for _, ver := range attrsVersions {
 		e.clock.Set(t0)
-		p, err := e.attrsCall(nil, ver, kmip.OperationLocate, attrsLocateFields(ver, attrsA(attrState, ttlv.Enum(0, uint32(kmip.StateActive))))...)
+		p, err := e.attrsCall(context.Background(), ver, kmip.OperationLocate, attrsLocateFields(ver, attrsA(attrState, ttlv.Enum(0, uint32(kmip.StateActive))))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestLocateDateDrivenState(t *testing.T) {
 			t.Fatalf("before the activation date: located %q", ids)
 		}
 		e.clock.Set(t0.Add(2 * time.Minute))
-		p, err = e.attrsCall(nil, ver, kmip.OperationLocate, attrsLocateFields(ver, attrsA(attrState, ttlv.Enum(0, uint32(kmip.StateActive))))...)
+		p, err = e.attrsCall(context.Background(), ver, kmip.OperationLocate, attrsLocateFields(ver, attrsA(attrState, ttlv.Enum(0, uint32(kmip.StateActive))))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestLocatePaging(t *testing.T) {
 		for off := 0; ; off += page {
 			fields := append([]ttlv.Value{ttlv.Int(kmip.TagMaximumItems, page), ttlv.Int(kmip.TagOffsetItems, int32(off))},
 				attrsLocateFields(ver, attrsA(attrObjectGroup, ttlv.Text(0, "mysql")))...)
-			p, err := e.attrsCall(nil, ver, kmip.OperationLocate, fields...)
+			p, err := e.attrsCall(context.Background(), ver, kmip.OperationLocate, fields...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +273,7 @@ func TestLocatePlaceholderBatch(t *testing.T) {
 				t.Fatalf("x-Added = %+v", as)
 			}
 			// Reset for the next version.
-			if _, err := e.attrsCall(nil, ver, kmip.OperationModifyAttribute, attrsUID(id), attrsNew(ver, attrsA("x-VendorAttribute2", ttlv.Int(0, 0)))); err != nil {
+			if _, err := e.attrsCall(context.Background(), ver, kmip.OperationModifyAttribute, attrsUID(id), attrsNew(ver, attrsA("x-VendorAttribute2", ttlv.Int(0, 0)))); err != nil {
 				t.Fatal(err)
 			}
 		})

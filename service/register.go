@@ -271,8 +271,9 @@ func registeredCrypto(req *kmip.Request, ot kmip.ObjectType, kb *crKeyBlock, att
 			return 0, 0, crBadValue(req, "cryptographic length %d does not match a key of %d bytes", bits, imp.bits/8)
 		}
 		return alg, bits, nil
+	default:
+		return alg, bits, nil
 	}
-	return alg, bits, nil
 }
 
 // crRegisterOpaque registers an Opaque Object (KMIP 1.4 §2.2.8). Its value
@@ -310,12 +311,13 @@ func registerCertificate(o *objects.Object, obj ttlv.Value) error {
 		return kmip.Errorf(kmip.ResultReasonInvalidField, "certificate needs a certificate type and value")
 	}
 	der := v.Bytes()
-	if len(der) == 0 || len(der) > crMaxCertificate {
-		return kmip.Errorf(kmip.ResultReasonInvalidField, "certificate of %d bytes (want 1 to %d)", len(der), crMaxCertificate)
+	n := len(der)
+	if n == 0 || n > crMaxCertificate {
+		return kmip.Errorf(kmip.ResultReasonInvalidField, "certificate of %d bytes (want 1 to %d)", n, crMaxCertificate)
 	}
 	o.Public = crClone(der)
 	o.SetAttr(attr(attrCertificateType, ttlv.Enum(0, t.Enum())))
-	o.SetAttr(attr(attrCertificateLength, ttlv.Int(0, int32(len(der)))))
+	o.SetAttr(attr(attrCertificateLength, ttlv.Int(0, int32(n))))
 	o.SetAttr(attr(attrDigest, crDigest(v, 0)))
 	if kmip.CertificateType(t.Enum()) != kmip.CertificateTypeX509 {
 		return nil

@@ -95,7 +95,7 @@ func objectUsageMask(o *objects.Object) kmip.CryptographicUsageMask {
 	if !ok || a.Value.Type != ttlv.TypeInteger {
 		return 0
 	}
-	return kmip.CryptographicUsageMask(uint32(a.Value.Int()))
+	return kmip.CryptographicUsageMask(uint32(a.Value.Int())) //nolint:gosec // G115: a bit mask travels as a KMIP Integer (KMIP 1.4 §9.1.3.3); its 32 bits are reinterpreted, not converted
 }
 
 // requireUsable is the gate every cryptographic operation (Encrypt,
@@ -274,7 +274,7 @@ func (s *Service) checkOp(ctx context.Context, req *kmip.Request) (ttlv.Value, e
 		}
 	}
 	if hasMask {
-		usage := kmip.CryptographicUsageMask(uint32(maskV.Int()))
+		usage := kmip.CryptographicUsageMask(uint32(maskV.Int())) //nolint:gosec // G115: a bit mask travels as a KMIP Integer (KMIP 1.4 §9.1.3.3); its 32 bits are reinterpreted, not converted
 		switch p, _ := usabilityOf(o, now, usage); p {
 		case usageOK:
 		case usageMaskRefused:
@@ -379,6 +379,7 @@ func lifecycleCryptographic(t kmip.ObjectType) bool {
 	case kmip.ObjectTypeCertificate, kmip.ObjectTypeSymmetricKey, kmip.ObjectTypePublicKey,
 		kmip.ObjectTypePrivateKey, kmip.ObjectTypeSplitKey, kmip.ObjectTypeSecretData, kmip.ObjectTypePGPKey:
 		return true
+	default:
+		return false
 	}
-	return false
 }

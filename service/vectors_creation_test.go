@@ -131,8 +131,9 @@ func responsePlaceholder(tag ttlv.Tag, typ ttlv.Type, s string) (ttlv.Value, boo
 		return ttlv.Text(tag, s), true, nil
 	case ttlv.TypeByteString:
 		return ttlv.Bytes(tag, []byte(s)), true, nil
+	default:
+		return ttlv.Value{}, false, nil
 	}
-	return ttlv.Value{}, false, nil
 }
 
 // creationReplay replays one vector file and returns the number of

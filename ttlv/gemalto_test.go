@@ -78,8 +78,9 @@ func sameModuloBigInt(a, b Value) bool {
 		return true
 	case TypeBigInteger:
 		return a.BigInt().Cmp(b.BigInt()) == 0
+	default:
+		return Equal(a, b)
 	}
-	return Equal(a, b)
 }
 
 // gemaltoReencode decodes b into gemalto's generic Value and encodes that

@@ -82,7 +82,9 @@ type jsonWriter struct {
 func (w *jsonWriter) quote(s []byte) {
 	const hexDigits = "0123456789abcdef"
 	w.grow(6*len(s) + 2)
-	dst := append(w.b, '"')
+	// Work on a local copy of the slice header in the loop, then store it.
+	dst := w.b
+	dst = append(dst, '"')
 	for _, c := range s {
 		switch {
 		case c == '"' || c == '\\':
@@ -99,7 +101,8 @@ func (w *jsonWriter) quote(s []byte) {
 			dst = append(dst, c)
 		}
 	}
-	w.b = append(dst, '"')
+	dst = append(dst, '"')
+	w.b = dst
 }
 
 func (w *jsonWriter) quoteString(s string) { w.quote([]byte(s)) }

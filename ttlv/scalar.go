@@ -316,6 +316,7 @@ func parseScalar(names Names, tag, ctx Tag, typ Type, s string) (Value, error) {
 	case TypeInterval:
 		u, err := parseInterval(s)
 		return Interval(tag, u), err
+	default:
+		return Value{}, valueErr(ErrBadType, "type %v has no scalar form", typ)
 	}
-	return Value{}, valueErr(ErrBadType, "type %v has no scalar form", typ)
 }

@@ -55,7 +55,7 @@ func TestReadMessage(t *testing.T) {
 				t.Errorf("message %d not read into the caller's buffer", i)
 			}
 		}
-		if _, err := ReadMessage(r, buf, Limits{}); err != io.EOF {
+		if _, err := ReadMessage(r, buf, Limits{}); !errors.Is(err, io.EOF) {
 			t.Errorf("after the last message: %v, want io.EOF", err)
 		}
 	})

@@ -291,7 +291,7 @@ func TestDecodeXMLElementWalksAFile(t *testing.T) {
 	var got []Value
 	for {
 		tok, err := d.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

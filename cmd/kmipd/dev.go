@@ -15,7 +15,7 @@ import (
 	"github.com/kmipd/kmipd/hsmbackend"
 )
 
-const devTokenLabel = "kmipd-dev"
+const devTokenLabel = "kmipd-dev" //nolint:gosec // G101: a PKCS#11 token label, not a credential
 
 func devCommand() *cli.Command {
 	return &cli.Command{

@@ -140,7 +140,7 @@ func openAudit(cfg *Config) (*audit.Logger, func() error, error) {
 	l, err := audit.New(sink, key)
 	key.Clear()
 	if err != nil {
-		sink.Close()
+		_ = sink.Close() // the verification error is the one to report; nothing was written
 		return nil, nil, fail(err, "the audit log "+cfg.AuditLog+" fails verification; keep it for investigation and move it aside to start a new chain")
 	}
 	return l, l.Close, nil
@@ -160,17 +160,17 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 	if err != nil {
 		return err
 	}
-	defer hsm.Close()
+	defer closeAndLog(log, "HSM", hsm.Close)
 	store, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeAndLog(log, "database", store.Close)
 	auditLog, closeAudit, err := openAudit(cfg)
 	if err != nil {
 		return err
 	}
-	defer closeAudit()
+	defer closeAndLog(log, "audit log", closeAudit)
 	stopAdmin, err := serveAdmin(ctx, cfg.DataDir, store, log.Named("admin"))
 	if err != nil {
 		return fail(err, "the data directory must be writable by kmipd")
@@ -195,7 +195,8 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		Limits:           ttlv.Limits{MaxMessageSize: cfg.MaxMessageSize, MaxDepth: cfg.MaxDepth, MaxItems: cfg.MaxItems},
 		Logger:           log.Named("kmip"),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return fail(fmt.Errorf("config key listen: %w", err), "pick a free address, e.g. 127.0.0.1:5696")
 	}
@@ -233,12 +234,29 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 			if err != nil {
 				log.Warn("shutdown timed out; connections closed", "error", err)
 			}
-			<-errc
+			logServeExit(log, <-errc)
 			return nil
 		case <-ctx.Done():
 			srv.Close()
-			<-errc
+			logServeExit(log, <-errc)
 			return nil
 		}
+	}
+}
+
+// closeAndLog runs one of runServer's deferred closes. The server has
+// stopped by then, so a failure can only be reported: it may mean the last
+// writes did not reach the disk or the token, which the operator must know.
+func closeAndLog(log hclog.Logger, what string, closeFn func() error) {
+	if err := closeFn(); err != nil {
+		log.Error("shutdown: closing the "+what+" failed", "error", err)
+	}
+}
+
+// logServeExit reports how Serve ended once a shutdown was asked for:
+// ErrServerClosed is the expected outcome, anything else is worth a line.
+func logServeExit(log hclog.Logger, err error) {
+	if err != nil && !errors.Is(err, kmip.ErrServerClosed) {
+		log.Warn("serve loop ended with an error during shutdown", "error", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,7 +120,7 @@ func processExists(pid int) bool {
 	}
 	err = p.Signal(syscall.Signal(0))
 	// EPERM: the process exists but belongs to someone else.
-	return err == nil || err == syscall.EPERM
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Module returns the PKCS#11 module path the tests use, after setting up
@@ -180,7 +181,11 @@ func NewConfig(t testing.TB) hsmbackend.Config {
 	if err != nil {
 		t.Fatalf("hsmtest: open new token: %v", err)
 	}
-	defer b.Close()
+	defer func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("hsmtest: close after creating the master key: %v", err)
+		}
+	}()
 	if err := b.CreateMasterKey(context.Background()); err != nil {
 		t.Fatalf("hsmtest: create master key: %v", err)
 	}

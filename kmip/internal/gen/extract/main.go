@@ -133,15 +133,14 @@ func main() {
 }
 
 type tagDef struct {
-	name   string
-	value  uint32
-	in     [3]bool
-	types  [2]map[string]int // 0: 1.x, 1: 2.x; type → number of definitions seen
-	enum   string
-	ref14  []string // 1.4 Appendix C references to §9.1.3.2.x / §9.1.3.3.x
-	since  string
-	until  string
-	byName map[string]bool
+	name  string
+	value uint32
+	in    [3]bool
+	types [2]map[string]int // 0: 1.x, 1: 2.x; type → number of definitions seen
+	enum  string
+	ref14 []string // 1.4 Appendix C references to §9.1.3.2.x / §9.1.3.3.x
+	since string
+	until string
 }
 
 type enumValue struct {
@@ -185,7 +184,9 @@ func (x *extraction) tags() {
 	for i, ts := range x.docs {
 		var found bool
 		for _, t := range ts {
-			if !(i == d14 && t.Caption == "Tag Values") && !(i != d14 && t.Heading == "Tag Enumeration") {
+			isTagTable14 := i == d14 && t.Caption == "Tag Values"
+			isTagTable2x := i != d14 && t.Heading == "Tag Enumeration"
+			if !isTagTable14 && !isTagTable2x {
 				continue
 			}
 			found = true
