@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -313,7 +315,7 @@ func (c *serverConn) serve() {
 	log := s.logger()
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("connection panic", "remote", c.conn.RemoteAddr().String(), "panic", r)
+			log.Error("connection panic", "remote", c.conn.RemoteAddr().String(), "panic", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
 		}
 		_ = c.conn.Close()
 		s.trackConn(c, false)
