@@ -345,6 +345,8 @@ func TestClientVAST(t *testing.T) {
 				blob = kv.Bytes()
 			case ttlv.TypeStructure:
 				blob = keyMaterialBytes(t, kv)
+			default:
+				t.Fatalf("wrapped Key Value is a %v", kv.Type)
 			}
 			if bytes.Contains(blob, plain) {
 				t.Fatal("the wrapped key value contains the key in the clear")

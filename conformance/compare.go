@@ -100,6 +100,8 @@ type comparer struct {
 	loose map[ttlv.Tag]string
 	// reqItem is the request batch item of the batch item compared.
 	reqItem ttlv.Value
+	// ver is the protocol version of the response compared.
+	ver kmip.ProtocolVersion
 	// allAttributes: the payload compared answers a request for every
 	// attribute (rule all-attributes).
 	allAttributes bool
@@ -120,6 +122,12 @@ func (c *comparer) diff(path, rule, format string, args ...any) *Difference {
 func (c *comparer) message(e expected, a, req ttlv.Value) *Difference {
 	if a.Tag != kmip.TagResponseMessage || a.Type != ttlv.TypeStructure {
 		return c.diff("", "", "got %s, want a Response Message", c.describe(a))
+	}
+	if h, ok := a.Child(kmip.TagResponseHeader); ok {
+		pv, _ := h.Child(kmip.TagProtocolVersion)
+		maj, _ := pv.Child(kmip.TagProtocolVersionMajor)
+		minr, _ := pv.Child(kmip.TagProtocolVersionMinor)
+		c.ver = kmip.ProtocolVersion{Major: maj.Int(), Minor: minr.Int()}
 	}
 	eItems := filterExpected(e.kids, kmip.TagBatchItem, true)
 	aItems := a.All(kmip.TagBatchItem)
@@ -488,6 +496,17 @@ func (c *comparer) query(path string, e expected, a ttlv.Value) *Difference {
 			}
 		}
 	}
+	// What the server adds must exist in the version it answers in
+	// (KMIP 1.4 §11.1 and Table 327: a server answers in the negotiated
+	// version's terms).
+	for _, x := range a.Children() {
+		if !kmip.TagDefinedIn(x.Tag, c.ver.Major, c.ver.Minor) {
+			return c.diff(join(path, kmip.TagString(x.Tag)), RuleQueryProfile, "%s is not defined in KMIP %s", kmip.TagString(x.Tag), c.ver)
+		}
+		if x.Type == ttlv.TypeEnumeration && !kmip.EnumDefinedIn(x.Tag, x.Enum(), c.ver.Major, c.ver.Minor) {
+			return c.diff(join(path, kmip.TagString(x.Tag)), RuleQueryProfile, "%s is not defined in KMIP %s", c.describe(x), c.ver)
+		}
+	}
 	c.b.used[RuleQueryProfile] = true
 	return nil
 }
@@ -674,7 +693,7 @@ func (c *comparer) serverSet(key string) bool {
 			return false
 		}
 	}
-	return strings.Contains(info.InitiallySetBy, "Server")
+	return strings.Contains(info.InitiallySetBy, "Server") && info.DefinedIn(c.ver.Major, c.ver.Minor)
 }
 
 // shape compares tags and types only (rule policy-attributes).

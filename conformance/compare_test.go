@@ -14,8 +14,11 @@ import (
 func respXML(ver, item string) string {
 	minor := "4"
 	major := "1"
-	if ver == "2.0" {
+	switch ver {
+	case "2.0":
 		major, minor = "2", "0"
+	case "1.0":
+		minor = "0"
 	}
 	return `<ResponseMessage><ResponseHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="` + major +
 		`"/><ProtocolVersionMinor type="Integer" value="` + minor + `"/></ProtocolVersion>` +
@@ -225,6 +228,10 @@ func TestCompare(t *testing.T) {
 			want:     query(`<Operation type="Enumeration" value="Create"/>`),
 			got:      query(`<Operation type="Enumeration" value="Get"/>`),
 			wantDiff: "Operation Create is not listed", wantRule: RuleQueryProfile},
+		{name: "query lists what its version lacks", ver: "1.0", op: "Query",
+			want:     query(`<Operation type="Enumeration" value="Create"/>`),
+			got:      query(`<Operation type="Enumeration" value="Create"/><Operation type="Enumeration" value="SetAttribute"/>`),
+			wantDiff: "Operation SetAttribute is not defined in KMIP 1.0", wantRule: RuleQueryProfile},
 		{name: "query misses server information", op: "Query",
 			want:     query(`<VendorIdentification type="TextString" value="server-vendor.com"/><ServerInformation></ServerInformation>`),
 			got:      query(`<VendorIdentification type="TextString" value="kmipd"/>`),

@@ -510,6 +510,10 @@ func (s *Service) crWrapKeyValue(ctx context.Context, req *kmip.Request, o *obje
 		if blob, used, err = crRSAWrap(kek, ws.params, data); err != nil {
 			return ttlv.Value{}, ttlv.Value{}, err
 		}
+	default:
+		// crWrappingKey(…, false) admits only the two above; never wrap
+		// into an empty blob should that change.
+		return ttlv.Value{}, ttlv.Value{}, kmip.Errorf(kmip.ResultReasonIllegalOperation, "object %s cannot wrap keys", ws.keyID)
 	}
 	eki := ws.eki
 	if ws.params.IsZero() {

@@ -245,8 +245,9 @@ func (e *lifecycleEnv) replayVector(t *testing.T, path string, ids []string) (re
 				return ttlv.Text(tag, value), true, nil
 			case ttlv.TypeByteString:
 				return ttlv.Bytes(tag, nil), true, nil
+			default:
+				return ttlv.Value{}, false, fmt.Errorf("placeholder %s of type %d", value, typ)
 			}
-			return ttlv.Value{}, false, fmt.Errorf("placeholder %s of type %d", value, typ)
 		},
 	}
 	lifecycleOps := map[kmip.Operation]bool{

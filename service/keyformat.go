@@ -205,6 +205,8 @@ func importSymmetric(kb *crKeyBlock) (importedKey, error) {
 		if len(raw) == 24 {
 			imp.kind = hsmbackend.DES3
 		}
+	default:
+		// HMAC keys and the rest are generic secrets to the HSM.
 	}
 	imp.alg = kb.alg
 	return imp, nil
@@ -377,6 +379,8 @@ func algorithmsAgree(client, material kmip.CryptographicAlgorithm) bool {
 		switch client {
 		case kmip.CryptographicAlgorithmECDSA, kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV:
 			return true
+		default:
+			return false
 		}
 	}
 	return false
@@ -559,6 +563,8 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 			if ot == kmip.ObjectTypeSymmetricKey {
 				return ttlv.Struct(kmip.TagKeyMaterial, ttlv.Bytes(kmip.TagKey, plain)), nil
 			}
+		default:
+			// Refused below.
 		}
 		return ttlv.Value{}, notSupported
 	case kmip.ObjectTypePrivateKey:
@@ -590,6 +596,8 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 					}
 				}
 				return ttlv.Struct(kmip.TagKeyMaterial, f...), nil
+			default:
+				// Refused below.
 			}
 		case *ecdsa.PrivateKey:
 			switch want {
@@ -611,6 +619,8 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 					ttlv.BigInt(kmip.TagD, new(big.Int).SetBytes(d)))
 				clear(d)
 				return v, nil
+			default:
+				// Refused below.
 			}
 		}
 		return ttlv.Value{}, notSupported
@@ -631,6 +641,8 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 				return ttlv.Struct(kmip.TagKeyMaterial,
 					ttlv.BigInt(kmip.TagModulus, k.N),
 					ttlv.BigInt(kmip.TagPublicExponent, big.NewInt(int64(k.E)))), nil
+			default:
+				// Refused below.
 			}
 		case *ecdsa.PublicKey:
 			switch want {
@@ -644,6 +656,8 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 				return ttlv.Struct(kmip.TagKeyMaterial,
 					ttlv.Enum(kmip.TagRecommendedCurve, uint32(rc)),
 					ttlv.Bytes(kmip.TagQString, q)), nil
+			default:
+				// Refused below.
 			}
 		}
 		return ttlv.Value{}, notSupported
@@ -665,6 +679,8 @@ func crClearMaterial(v ttlv.Value) {
 		for _, c := range v.Children() {
 			crClearMaterial(c)
 		}
+	default:
+		// Numbers, enumerations and text hold no key bytes.
 	}
 }
 

@@ -282,6 +282,8 @@ func (s *Service) destroyOp(ctx context.Context, req *kmip.Request) (ttlv.Value,
 			return kmip.Errorf(kmip.ResultReasonPermissionDenied, "destroy: object %s is already destroyed", id)
 		case kmip.StateCompromised:
 			to = kmip.StateDestroyedCompromised
+		case kmip.StatePreActive, kmip.StateDeactivated:
+			// Destroyed (KMIP 1.4 §3.22, transitions 2 and 7).
 		}
 		if err := objects.Transition(o.State, to); err != nil {
 			return wrongState(req, "destroy: object %s is %v", id, o.State)

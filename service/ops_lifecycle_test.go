@@ -482,6 +482,8 @@ func TestLifecycleTargets(t *testing.T) {
 					extra = append(extra, lifecycleRevocation(kmip.RevocationReasonCodeKeyCompromise))
 				case kmip.OperationGetUsageAllocation:
 					extra = append(extra, ttlv.Long(kmip.TagUsageLimitsCount, 1))
+				default:
+					// The other operations need only the identifier.
 				}
 				for _, tc := range []struct {
 					name string

@@ -204,6 +204,8 @@ func crObjectShell(req *kmip.Request, ot kmip.ObjectType, obj ttlv.Value) ([]ttl
 		required = []ttlv.Tag{kmip.TagSplitKeyParts, kmip.TagKeyPartIdentifier, kmip.TagSplitKeyThreshold, kmip.TagSplitKeyMethod}
 	case kmip.ObjectTypePGPKey:
 		required = []ttlv.Tag{kmip.TagPGPKeyVersion}
+	default:
+		// Only the Key Block is required.
 	}
 	var out []ttlv.Value
 	for _, f := range obj.Children() {

@@ -67,6 +67,8 @@ func creationEncode(t *testing.T, key any, f kmip.KeyFormatType) ttlv.Value {
 				ttlv.BigInt(kmip.TagModulus, k.N), ttlv.BigInt(kmip.TagPrivateExponent, k.D),
 				ttlv.BigInt(kmip.TagPublicExponent, big.NewInt(int64(k.E))),
 				ttlv.BigInt(kmip.TagP, k.Primes[0]), ttlv.BigInt(kmip.TagQ, k.Primes[1]))
+		default:
+			// No such encoding in this test: caught by the check below.
 		}
 	case *ecdsa.PrivateKey:
 		switch f {
@@ -79,6 +81,8 @@ func creationEncode(t *testing.T, key any, f kmip.KeyFormatType) ttlv.Value {
 			return ttlv.Struct(kmip.TagKeyMaterial,
 				ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveP256)),
 				ttlv.BigInt(kmip.TagD, new(big.Int).SetBytes(d)))
+		default:
+			// No such encoding in this test: caught by the check below.
 		}
 	case *rsa.PublicKey:
 		switch f {
@@ -89,6 +93,8 @@ func creationEncode(t *testing.T, key any, f kmip.KeyFormatType) ttlv.Value {
 		case kmip.KeyFormatTypeTransparentRSAPublicKey:
 			return ttlv.Struct(kmip.TagKeyMaterial,
 				ttlv.BigInt(kmip.TagModulus, k.N), ttlv.BigInt(kmip.TagPublicExponent, big.NewInt(int64(k.E))))
+		default:
+			// No such encoding in this test: caught by the check below.
 		}
 	case *ecdsa.PublicKey:
 		switch f {
@@ -99,6 +105,8 @@ func creationEncode(t *testing.T, key any, f kmip.KeyFormatType) ttlv.Value {
 			return ttlv.Struct(kmip.TagKeyMaterial,
 				ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveP256)),
 				ttlv.Bytes(kmip.TagQString, q))
+		default:
+			// No such encoding in this test: caught by the check below.
 		}
 	}
 	if err != nil || der == nil {

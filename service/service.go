@@ -218,6 +218,8 @@ func (s *Service) prepareUndo(ctx context.Context, req *kmip.Request) func(ttlv.
 					}
 				}
 			}
+		default:
+			// The other operations create no objects.
 		}
 		return func(ctx context.Context) error {
 			for _, id := range created {

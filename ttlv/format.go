@@ -43,12 +43,15 @@ func formatItem(sb *strings.Builder, v *Value, names Names, depth int, preceding
 	if name == "" {
 		name = v.Tag.String()
 	}
-	n := encodedLen(v) - headerLen
+	var n int
 	switch v.Type {
 	case TypeTextString, TypeByteString, TypeBigInteger:
 		n = len(v.raw)
 	case TypeInteger, TypeEnumeration, TypeInterval:
 		n = 4
+	default:
+		// A Structure's body, or the 8 bytes of the other scalars.
+		n = encodedLen(v) - headerLen
 	}
 	fmt.Fprintf(sb, "%s (%v/%d)", name, v.Type, n)
 	ctx := v.Tag

@@ -177,6 +177,9 @@ func (w *jsonWriter) item(v *Value, preceding []Value) error {
 		w.quoteString(formatDateTimeExtended(v.Long()))
 	case TypeInterval:
 		w.str(strconv.FormatUint(uint64(v.Interval()), 10))
+	default:
+		// Unreachable: Structures are written above and unknown types
+		// refused at the top.
 	}
 	w.byte('}')
 	return nil
@@ -410,6 +413,8 @@ func (r *jsonReader) primitive(tag Tag, typ Type, tok json.Token, preceding []Va
 			if err == nil {
 				return BigIntRaw(tag, b), nil
 			}
+		default:
+			// Not a numeric type: refused below.
 		}
 		if typ == TypeBigInteger {
 			// The number may be key material: do not repeat it.

@@ -271,6 +271,9 @@ func (w *xmlWriter) item(v *Value, depth int, preceding []Value) error {
 		w.hex(v.raw)
 		w.str(`"/>`)
 		return nil
+	default:
+		// Unreachable: Structures are written above and unknown types
+		// refused at the top.
 	}
 	w.attr("value", s)
 	w.str("/>")
