@@ -7,13 +7,6 @@ package conformance
 // KMIPD_CONFORMANCE_PROPOSE=FILE to get a draft of the entries to review.
 var KnownFailures = map[string]string{
 	// kmip-1.4/mandatory
-	"kmip-1.4/mandatory/MSGENC-HTTPS-M-1-14": "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
-	"kmip-1.4/mandatory/MSGENC-JSON-M-1-14":  "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
-	"kmip-1.4/mandatory/MSGENC-XML-M-1-14":   "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
-	"kmip-1.4/mandatory/SASED-M-1-14":        "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
-	"kmip-1.4/mandatory/SUITEB_128-M-1-14":   "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
-	"kmip-1.4/mandatory/SUITEB_192-M-1-14":   "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
-	"kmip-1.4/mandatory/TL-M-1-14":           "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
 
 	// kmip-2.0/mandatory
 	"kmip-2.0/mandatory/CS-BC-M-CHACHA20-1-20":         "ChaCha20 and ChaCha20-Poly1305 keys are refused for Encrypt (Permission Denied, \"cannot be used for encryption\"): the service has no ChaCha20 cipher",
@@ -91,7 +84,6 @@ var KnownFailures = map[string]string{
 	"kmip-1.4/testcases/TC-Q-PROF-1-14":                  "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
 	"kmip-1.4/testcases/TC-Q-PROF-2-14":                  "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
 	"kmip-1.4/testcases/TC-Q-PROF-3-14":                  "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
-	"kmip-1.4/testcases/TC-Q-S2C-1-14":                   "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
 	"kmip-1.4/testcases/TC-Q-S2C-PROF-1-14":              "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
 	"kmip-1.4/testcases/TC-Q-S2C-PROF-2-14":              "Query does not list Derive Key, which is not implemented (KMIP 1.4 §4.6)",
 	"kmip-1.4/testcases/TC-Q-VAL-1-14":                   "Query Validation Information is not answered (KMIP 1.4 §4.25, §2.1.20)",
@@ -154,7 +146,6 @@ var KnownFailures = map[string]string{
 	"kmip-1.3/testcases/TC-Q-PROF-1-13":     "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
 	"kmip-1.3/testcases/TC-Q-PROF-2-13":     "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
 	"kmip-1.3/testcases/TC-Q-PROF-3-13":     "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
-	"kmip-1.3/testcases/TC-Q-S2C-1-13":      "Query Operations lists operations the answer's version does not define (Adjust Attribute, Set Attribute are 2.0): the Query handler must filter by the negotiated version (KMIP 1.4 §4.25)",
 	"kmip-1.3/testcases/TC-Q-S2C-PROF-1-13": "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
 	"kmip-1.3/testcases/TC-Q-S2C-PROF-2-13": "Query Profiles answers no profile: kmip.ServerInfo.Profiles is empty (KMIP 1.4 §4.25, Profile Information 1.3+)",
 	"kmip-1.3/testcases/TC-Q-VAL-1-13":      "Query Validation Information is not answered (KMIP 1.4 §4.25, §2.1.20)",

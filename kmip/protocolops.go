@@ -99,11 +99,19 @@ func QueryHandler(info *ServerInfo) Handler {
 		// (KMIP 1.4 Table 223), whatever the order of the request.
 		if want[QueryFunctionQueryOperations] && info.Operations != nil {
 			for _, op := range info.Operations() {
+				// A version is never told of operations it does not define
+				// (Set and Adjust Attribute are 2.0's).
+				if !EnumDefinedIn(TagOperation, uint32(op), ver.Major, ver.Minor) {
+					continue
+				}
 				out = append(out, ttlv.Enum(TagOperation, uint32(op)))
 			}
 		}
 		if want[QueryFunctionQueryObjects] {
 			for _, t := range info.ObjectTypes {
+				if !EnumDefinedIn(TagObjectType, uint32(t), ver.Major, ver.Minor) {
+					continue
+				}
 				out = append(out, ttlv.Enum(TagObjectType, uint32(t)))
 			}
 		}
