@@ -14,7 +14,6 @@ var KnownFailures = map[string]string{
 	"kmip-2.0/mandatory/CS-BC-M-CHACHA20-3-20":         "ChaCha20 and ChaCha20-Poly1305 keys are refused for Encrypt (Permission Denied, \"cannot be used for encryption\"): the service has no ChaCha20 cipher",
 	"kmip-2.0/mandatory/CS-BC-M-CHACHA20POLY1305-1-20": "ChaCha20 and ChaCha20-Poly1305 keys are refused for Encrypt (Permission Denied, \"cannot be used for encryption\"): the service has no ChaCha20 cipher",
 	"kmip-2.0/mandatory/PKCS11-M-1-20":                 "the PKCS#11 operation is not implemented (KMIP 2.0 §6.1.35)",
-	"kmip-2.0/mandatory/QS-M-2-20":                     "Quantum Safe is not enforced: Create of AES-128 with Quantum Safe true must fail with General Failure (KMIP 2.0 §4.45)",
 	"kmip-2.0/mandatory/SKFF-M-9-20":                   "no Protection Storage Mask attribute: KMIP 2.0 §4.44 says it SHALL always have a value, set by the server when the object is stored",
 	"kmip-2.0/mandatory/SKFF-M-10-20":                  "no Protection Storage Mask attribute: KMIP 2.0 §4.44 says it SHALL always have a value, set by the server when the object is stored",
 	"kmip-2.0/mandatory/SKFF-M-11-20":                  "no Protection Storage Mask attribute: KMIP 2.0 §4.44 says it SHALL always have a value, set by the server when the object is stored",

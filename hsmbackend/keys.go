@@ -327,10 +327,17 @@ func (b *Backend) wrap(s pkcs11.SessionHandle, obj pkcs11.ObjectHandle) (Wrapped
 // wrapped under the master key; the key never exists outside the HSM in
 // clear, and its session object is destroyed before returning.
 func (b *Backend) GenerateSecret(ctx context.Context, spec SecretSpec) (Wrapped, error) {
+	w, _, err := b.generateSecret(ctx, spec, false)
+	return w, err
+}
+
+// generateSecret is GenerateSecret; with digest set it also returns the
+// SHA-256 of the key value (see GenerateSecretSHA256).
+func (b *Backend) generateSecret(ctx context.Context, spec SecretSpec, digest bool) (Wrapped, []byte, error) {
 	op := fmt.Sprintf("generate %v-%d", spec.Kind, spec.Bits)
 	n, err := spec.bytes()
 	if err != nil {
-		return Wrapped{}, fmt.Errorf("hsm: %s: %w", op, err)
+		return Wrapped{}, nil, fmt.Errorf("hsm: %s: %w", op, err)
 	}
 	var m uint
 	tmpl := extractableSessionKey(pkcs11.CKO_SECRET_KEY, spec.Kind.keyType())
@@ -346,9 +353,12 @@ func (b *Backend) GenerateSecret(ctx context.Context, spec SecretSpec) (Wrapped,
 	default:
 		// spec.bytes refused it already; kept so a new kind cannot slip
 		// through with mechanism 0 (CKM_RSA_PKCS_KEY_PAIR_GEN).
-		return Wrapped{}, fmt.Errorf("hsm: %s: %w: %v is not a secret-key algorithm", op, ErrInvalidSpec, spec.Kind)
+		return Wrapped{}, nil, fmt.Errorf("hsm: %s: %w: %v is not a secret-key algorithm", op, ErrInvalidSpec, spec.Kind)
 	}
-	var w Wrapped
+	var (
+		w   Wrapped
+		sum []byte
+	)
 	err = b.withSession(ctx, op, func(s pkcs11.SessionHandle) error {
 		h, err := b.p.GenerateKey(s, mech(m), tmpl)
 		if err != nil {
@@ -359,9 +369,15 @@ func (b *Backend) GenerateSecret(ctx context.Context, spec SecretSpec) (Wrapped,
 			return fmt.Errorf("hsm: %s: %w", op, err)
 		}
 		w.Len = n
+		if digest {
+			sum = b.digestKey(s, h)
+		}
 		return nil
 	})
-	return w, err
+	if err != nil {
+		return Wrapped{}, nil, err
+	}
+	return w, sum, nil
 }
 
 // ecCurves maps curve names to the DER of their OID, the CKA_EC_PARAMS

@@ -499,6 +499,11 @@ func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 	default:
 		return ttlv.Value{}, crBadObjectType(req, "create makes symmetric keys and secret data, not %v", ot)
 	}
+	if ot == kmip.ObjectTypeSymmetricKey {
+		if err := checkQuantumSafe(attrs, alg, bits); err != nil {
+			return ttlv.Value{}, err
+		}
+	}
 	if err := s.crCheckNamesFree(ctx, req, attrs); err != nil {
 		return ttlv.Value{}, err
 	}
