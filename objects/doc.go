@@ -31,7 +31,8 @@
 // Every write is one bbolt read-write transaction, fsynced and committed
 // before the call returns; NoSync is never used. Create, Update and Delete
 // go through bbolt's Batch so that concurrent writers share one fsync
-// (group commit). Batch may run a transaction function more than once, so
+// (group commit); a write with no other in progress commits at once
+// instead of waiting MaxBatchDelay for company. Batch may run a transaction function more than once, so
 // every function handed to it is idempotent: it starts from the stored
 // state each time, and an Update callback must only change the Object it is
 // given.

@@ -69,7 +69,7 @@ func (s *Service) getAttributes(ctx context.Context, req *kmip.Request) (ttlv.Va
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	all := effectiveAttributes(o)
+	all := s.effectiveAttributes(o)
 	selected := all
 	if len(names) > 0 {
 		byName := make(map[string][]kmip.Attribute, len(all))
@@ -96,7 +96,7 @@ func (s *Service) getAttributeList(ctx context.Context, req *kmip.Request) (ttlv
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs := effectiveAttributes(o)
+	attrs := s.effectiveAttributes(o)
 	out := make([]ttlv.Value, 0, len(attrs)+1)
 	out = append(out, ttlv.Text(kmip.TagUniqueIdentifier, o.ID))
 	seen := make(map[string]bool, len(attrs))

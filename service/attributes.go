@@ -263,6 +263,20 @@ func itemTypeName(t ttlv.Type) string {
 // (an attribute from KMIP 2.0 on, §4.26) comes from Object.KeyFormat unless
 // stored. The result may hold attributes the request's version does not
 // define; encoding drops them.
+func (s *Service) effectiveAttributes(o *objects.Object) []kmip.Attribute {
+	out := effectiveAttributes(o)
+	// Protection Storage Mask (KMIP 2.0 §4.44) "SHALL always have a
+	// value": where the server keeps the object, which is the HSM's kind.
+	if _, ok := o.Attr(attrProtectionStorageMask); !ok {
+		out = append(out, attr(attrProtectionStorageMask, ttlv.Int(0, int32(s.storageMask))))
+	}
+	return out
+}
+
+const attrProtectionStorageMask = "Protection Storage Mask"
+
+// effectiveAttributes is what a client sees of o's attributes, before the
+// service-wide derived ones.
 func effectiveAttributes(o *objects.Object) []kmip.Attribute {
 	out := make([]kmip.Attribute, 0, len(o.Attributes)+4)
 	// Short Unique Identifier (KMIP 2.0 §4.52) "SHALL always have a

@@ -507,12 +507,18 @@ func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 	if err := s.crCheckNamesFree(ctx, req, attrs); err != nil {
 		return ttlv.Value{}, err
 	}
-	w, err := s.hsm.GenerateSecret(ctx, spec)
+	// The HSM digests the new key while it still holds it, which saves
+	// unwrapping it again just for the Digest (KMIP 1.4 §3.17). Raw and
+	// Opaque key material is a Byte String, whose Digest is the SHA-256
+	// of the key bytes (crDigest), which is what the HSM computes.
+	w, sum, err := s.hsm.GenerateSecretSHA256(ctx, spec)
 	if err != nil {
 		return ttlv.Value{}, hsmError("create", err)
 	}
-	digest, err := s.crSecretDigest(ctx, w, func(plain []byte) ttlv.Value { return ttlv.Bytes(kmip.TagKeyMaterial, plain) }, format)
-	if err != nil {
+	var digest ttlv.Value
+	if sum != nil {
+		digest = crDigestOfSHA256(sum, format)
+	} else if digest, err = s.crSecretDigest(ctx, w, func(plain []byte) ttlv.Value { return ttlv.Bytes(kmip.TagKeyMaterial, plain) }, format); err != nil {
 		return ttlv.Value{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
@@ -554,6 +560,19 @@ func (s *Service) crSecretDigest(ctx context.Context, w hsmbackend.Wrapped, mate
 	d := crDigest(m, format)
 	crClearMaterial(m)
 	return d, nil
+}
+
+// crDigestOfSHA256 is the Digest attribute (KMIP 1.4 §3.17) of key
+// material whose SHA-256 the HSM computed, in the form crDigest gives.
+func crDigestOfSHA256(sum []byte, format kmip.KeyFormatType) ttlv.Value {
+	f := []ttlv.Value{
+		ttlv.Enum(kmip.TagHashingAlgorithm, uint32(kmip.HashingAlgorithmSHA256)),
+		ttlv.Bytes(kmip.TagDigestValue, sum),
+	}
+	if format != 0 {
+		f = append(f, ttlv.Enum(kmip.TagKeyFormatType, uint32(format)))
+	}
+	return ttlv.Struct(kmip.TagDigest, f...)
 }
 
 // mergeKeyPairAttributes applies KMIP 1.4 §4.2's precedence: for

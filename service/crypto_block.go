@@ -237,7 +237,7 @@ func (c *cryptoOps) requestIV(ctx context.Context, p cryptoParams, r *cryptoRequ
 		return r.iv, false, nil
 	}
 	if encrypt && p.randomIV {
-		iv, err := c.s.hsm.Random(ctx, n)
+		iv, err := c.ivs.read(ctx, n)
 		if err != nil {
 			return nil, false, cryptoHSMError("random IV", err)
 		}

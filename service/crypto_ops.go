@@ -64,6 +64,7 @@ type cryptoOps struct {
 	s       *Service
 	keys    *keyCache
 	streams *streamTable
+	ivs     *ivPool // server-generated IVs (crypto_random.go)
 }
 
 func newCryptoOps(s *Service, cfg KeyCacheConfig) *cryptoOps {
@@ -71,6 +72,7 @@ func newCryptoOps(s *Service, cfg KeyCacheConfig) *cryptoOps {
 		s:       s,
 		keys:    newKeyCache(s.hsm, cfg, s.now, s.log.Named("keycache")),
 		streams: newStreamTable(s.now),
+		ivs:     &ivPool{random: s.hsm.Random},
 	}
 }
 

@@ -161,7 +161,7 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 	var plain []byte
 	if secret {
 		var err error
-		plain, err = s.hsm.Unwrap(ctx, fromStored(o.Wrapped))
+		plain, err = s.readSecret(ctx, o)
 		if err != nil {
 			return ttlv.Value{}, hsmError("get", err)
 		}
@@ -491,7 +491,7 @@ func (s *Service) crWrapKeyValue(ctx context.Context, req *kmip.Request, o *obje
 	var used ttlv.Value
 	switch kek.ObjectType {
 	case kmip.ObjectTypeSymmetricKey:
-		kekPlain, err := s.hsm.Unwrap(ctx, fromStored(kek.Wrapped))
+		kekPlain, err := s.readSecret(ctx, kek)
 		if err != nil {
 			return ttlv.Value{}, ttlv.Value{}, hsmError("unwrap wrapping key", err)
 		}

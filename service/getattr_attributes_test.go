@@ -308,7 +308,7 @@ func TestGetAttributeList(t *testing.T) {
 			}
 			names = append(names, n)
 		}
-		want := []string{attrUniqueIdentifier, attrShortUniqueIdentifier, attrObjectType, attrCryptoAlgorithm, attrCryptoLength, attrCryptoUsageMask, attrState, attrInitialDate, attrLastChangeDate, attrName, attrFresh, "x-Barcode", "tc:Set", attrKeyFormatType}
+		want := []string{attrUniqueIdentifier, attrShortUniqueIdentifier, attrObjectType, attrCryptoAlgorithm, attrCryptoLength, attrCryptoUsageMask, attrState, attrInitialDate, attrLastChangeDate, attrName, attrFresh, "x-Barcode", "tc:Set", attrKeyFormatType, attrProtectionStorageMask}
 		if !slices.Equal(names, want) {
 			t.Fatalf("references %q\nwant %q", names, want)
 		}

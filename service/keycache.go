@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kmipd/kmipd/hsmbackend"
+	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/objects"
 )
 
@@ -328,4 +329,38 @@ func (c *keyCache) destroy(ctx context.Context, hs []hsmbackend.Handle) {
 			c.log.Warn("destroy cached key handle failed", "error", err)
 		}
 	}
+}
+
+// readVariant names the cache entries that hold a key unwrapped only to be
+// read (hsmbackend.UnwrapReadable), for Get: their Handles can do no
+// cryptography, so they never mix with the entries of crypto operations.
+const readVariant = "read"
+
+// readSecret returns the plaintext of o's wrapped material (the key bytes,
+// or a private key's PKCS#8 DER), which the caller must clear. Serving a
+// key repeatedly (Get) then costs one C_GetAttributeValue instead of an
+// unwrap, a read and a destroy each time: the unwrapped, readable session
+// object stays in the key cache under the same Revision and blob checks as
+// the other entries. Only the Handle is cached, never the plaintext.
+func (s *Service) readSecret(ctx context.Context, o *objects.Object) ([]byte, error) {
+	if o.Wrapped == nil {
+		return nil, kmip.Errorf(kmip.ResultReasonKeyValueNotPresent, "object %s has no key value", o.ID)
+	}
+	w := fromStored(o.Wrapped)
+	if s.crypto == nil {
+		return s.hsm.Unwrap(ctx, w)
+	}
+	var plain []byte
+	src := keySource{variant: readVariant, load: func(ctx context.Context) (hsmbackend.Handle, error) {
+		return s.hsm.UnwrapReadable(ctx, w)
+	}}
+	err := s.crypto.withKeySource(ctx, o, src, func(h hsmbackend.Handle) error {
+		var err error
+		plain, err = s.hsm.ReadValue(ctx, h, w)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return plain, nil
 }

@@ -37,6 +37,7 @@ type Service struct {
 
 	keyCacheConfig KeyCacheConfig
 	crypto         *cryptoOps
+	storageMask    kmip.ProtectionStorageMask
 }
 
 var _ kmip.Handler = (*Service)(nil)
@@ -65,6 +66,13 @@ func WithLogger(l hclog.Logger) Option { return func(s *Service) { s.log = l } }
 // field disables it).
 func WithKeyCache(cfg KeyCacheConfig) Option { return func(s *Service) { s.keyCacheConfig = cfg } }
 
+// WithProtectionStorageMask says where key material is protected, as the
+// derived Protection Storage Mask attribute reports it (KMIP 2.0 §4.44):
+// Software for SoftHSM (the default), Hardware for a hardware HSM.
+func WithProtectionStorageMask(m kmip.ProtectionStorageMask) Option {
+	return func(s *Service) { s.storageMask = m }
+}
+
 // WithClock sets the clock, for tests of date-driven state changes.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
@@ -78,6 +86,7 @@ func New(opts ...Option) *Service {
 		now:            time.Now,
 		mux:            kmip.NewServeMux(),
 		keyCacheConfig: KeyCacheConfig{MaxEntries: DefaultKeyCacheEntries, TTL: DefaultKeyCacheTTL},
+		storageMask:    kmip.ProtectionStorageMaskSoftware,
 	}
 	for _, o := range opts {
 		o(s)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -182,6 +183,7 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		service.WithHSM(hsm),
 		service.WithAudit(auditLog),
 		service.WithLogger(log.Named("service")),
+		service.WithProtectionStorageMask(storageMaskFor(cfg)),
 		service.WithKeyCache(service.KeyCacheConfig{MaxEntries: cfg.KeyCacheEntries, TTL: cfg.KeyCacheTTL}),
 	)
 	defer svc.Close(context.Background())
@@ -259,4 +261,15 @@ func logServeExit(log hclog.Logger, err error) {
 	if err != nil && !errors.Is(err, kmip.ErrServerClosed) {
 		log.Warn("serve loop ended with an error during shutdown", "error", err)
 	}
+}
+
+// storageMaskFor is where key material is protected: SoftHSM keeps its
+// token in files (Software); any other PKCS#11 module is taken to be a
+// hardware HSM (KMIP 2.0 §12.2 Protection Storage Mask).
+func storageMaskFor(cfg *Config) kmip.ProtectionStorageMask {
+	mod, err := modulePath(cfg)
+	if err != nil || strings.Contains(strings.ToLower(filepath.Base(mod)), "softhsm") {
+		return kmip.ProtectionStorageMaskSoftware
+	}
+	return kmip.ProtectionStorageMaskHardware
 }
