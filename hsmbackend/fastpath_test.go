@@ -125,7 +125,11 @@ func TestUnwrapReadable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer b.DestroyHandle(ctx, h)
+		defer func() {
+			if err := b.DestroyHandle(ctx, h); err != nil {
+				t.Error(err)
+			}
+		}()
 		if _, err := b.Encrypt(ctx, h, hsmbackend.BlockParams{Mode: hsmbackend.ModeECB}, make([]byte, 16)); err == nil {
 			t.Error("a readable Handle encrypted")
 		}
