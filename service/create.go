@@ -393,9 +393,14 @@ func symmetricSpec(req *kmip.Request, alg kmip.CryptographicAlgorithm, bits int3
 		bits = def(160)
 	case kmip.CryptographicAlgorithmHMACSHA224, kmip.CryptographicAlgorithmHMACSHA3224:
 		bits = def(224)
-	case kmip.CryptographicAlgorithmHMACSHA256, kmip.CryptographicAlgorithmHMACSHA3256,
-		kmip.CryptographicAlgorithmChaCha20, kmip.CryptographicAlgorithmChaCha20Poly1305, kmip.CryptographicAlgorithmPoly1305:
+	case kmip.CryptographicAlgorithmHMACSHA256, kmip.CryptographicAlgorithmHMACSHA3256, kmip.CryptographicAlgorithmPoly1305:
 		bits = def(256)
+	case kmip.CryptographicAlgorithmChaCha20, kmip.CryptographicAlgorithmChaCha20Poly1305:
+		// RFC 8439 §2.3: the key is 256 bits (crypto_chacha.go).
+		bits = def(256)
+		if bits != 256 {
+			return hsmbackend.SecretSpec{}, 0, crBadValue(req, "%v keys are 256 bits, not %d", alg, bits)
+		}
 	case kmip.CryptographicAlgorithmHMACSHA384, kmip.CryptographicAlgorithmHMACSHA3384:
 		bits = def(384)
 	case kmip.CryptographicAlgorithmHMACSHA512, kmip.CryptographicAlgorithmHMACSHA3512:

@@ -23,7 +23,8 @@ import (
 // mask, archival), resolves the Cryptographic Parameters (request, else
 // the object's), and runs the cryptography in the HSM on a Handle from the
 // key cache (keycache.go). What the HSM cannot do is done in Go on public
-// keys, or on a private key unwrapped for the one call (crypto_asym.go).
+// keys, or on a private key unwrapped for the one call (crypto_asym.go),
+// and so is ChaCha20 on its unwrapped key (crypto_chacha.go).
 //
 // Result Reasons follow KMIP 1.4 §11.30-11.38 and, where they are more
 // specific, the OASIS vectors, whose 2.0 files expect the same reasons as
@@ -214,6 +215,14 @@ func (c *cryptoOps) encrypt(ctx context.Context, req *kmip.Request) (ttlv.Value,
 	}
 	switch o.ObjectType {
 	case kmip.ObjectTypeSymmetricKey:
+		if isChaChaKey(o) {
+			// No PKCS#11 mechanism: runs in Go (crypto_chacha.go).
+			res, err := c.chachaEncrypt(ctx, req, o, p, r)
+			if err != nil {
+				return ttlv.Value{}, err
+			}
+			return encryptResponse(o, res, nil), nil
+		}
 		bc, err := blockCipherOf(o)
 		if err != nil {
 			return ttlv.Value{}, err
@@ -291,6 +300,12 @@ func (c *cryptoOps) decrypt(ctx context.Context, req *kmip.Request) (ttlv.Value,
 	var out []byte
 	switch o.ObjectType {
 	case kmip.ObjectTypeSymmetricKey:
+		if isChaChaKey(o) {
+			if out, err = c.chachaDecrypt(ctx, o, p, r); err != nil {
+				return ttlv.Value{}, err
+			}
+			break
+		}
 		bc, err := blockCipherOf(o)
 		if err != nil {
 			return ttlv.Value{}, err

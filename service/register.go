@@ -272,6 +272,10 @@ func registeredCrypto(req *kmip.Request, ot kmip.ObjectType, kb *crKeyBlock, att
 		if bits != imp.bits && alg != kmip.CryptographicAlgorithmDES3 {
 			return 0, 0, crBadValue(req, "cryptographic length %d does not match a key of %d bytes", bits, imp.bits/8)
 		}
+		if isChaChaAlgorithm(alg) && bits != 8*chachaKeyLen {
+			// RFC 8439 §2.3; Encrypt would refuse the key (crypto_chacha.go).
+			return 0, 0, crBadValue(req, "%v keys are 256 bits, not %d", alg, bits)
+		}
 		return alg, bits, nil
 	default:
 		return alg, bits, nil
