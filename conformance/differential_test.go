@@ -120,6 +120,7 @@ func sameAllowingQuirks(a, b ttlv.Value) bool {
 		return len(bc) == 0
 	case ttlv.TypeBigInteger:
 		return a.BigInt().Cmp(b.BigInt()) == 0
+	default:
+		return ttlv.Equal(a, b)
 	}
-	return ttlv.Equal(a, b)
 }

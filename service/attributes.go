@@ -268,7 +268,7 @@ func (s *Service) effectiveAttributes(o *objects.Object) []kmip.Attribute {
 	// Protection Storage Mask (KMIP 2.0 §4.44) "SHALL always have a
 	// value": where the server keeps the object, which is the HSM's kind.
 	if _, ok := o.Attr(attrProtectionStorageMask); !ok {
-		out = append(out, attr(attrProtectionStorageMask, ttlv.Int(0, int32(s.storageMask))))
+		out = append(out, attr(attrProtectionStorageMask, ttlv.Int(0, int32(s.storageMask)))) //nolint:gosec // a mask of KMIP 2.0 §12.2 bits, all below 2^31
 	}
 	return out
 }
