@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -251,6 +253,9 @@ func importPrivate(kb *crKeyBlock) (importedKey, error) {
 			key, err = x509.ParseECPrivateKey(der)
 		}
 		if err != nil {
+			if why := crDiagnosePrivateDER(kb.format, der); why != "" {
+				return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "%v private key: %s", kb.format, why)
+			}
 			// The parser's text never carries key bytes.
 			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "key material is not a valid %v private key", kb.format)
 		}
@@ -305,6 +310,9 @@ func importPublic(kb *crKeyBlock) (importedKey, error) {
 			key, err = x509.ParsePKIXPublicKey(der)
 		}
 		if err != nil {
+			if why := crDiagnosePublicDER(kb.format, der); why != "" {
+				return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "%v public key: %s", kb.format, why)
+			}
 			return importedKey{}, kmip.Errorf(kmip.ResultReasonInvalidField, "key material is not a valid %v public key", kb.format)
 		}
 	case kmip.KeyFormatTypeTransparentRSAPublicKey:
@@ -900,4 +908,135 @@ func crKeyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
 		return nil, errCrKeyWrap
 	}
 	return p[:mli], nil
+}
+
+// Diagnosis of well-formed key material Go cannot use. The stdlib parsers
+// answer "unsupported elliptic curve" and the like without telling which
+// curve; a client (and the OASIS vectors TC-ECC-*, which use secp256k1)
+// deserves to learn why its key is refused. These helpers read only the
+// outer ASN.1 structure: the private scalar is never copied (asn1.RawValue
+// aliases the input, which the caller owns).
+
+var (
+	// RFC 5480 §2.1.1: id-ecPublicKey.
+	crOIDECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	// crGoCurves are the named curves crypto/x509 parses (RFC 5480 §2.1.1.1).
+	crGoCurves = []asn1.ObjectIdentifier{
+		{1, 3, 132, 0, 33},          // P-224
+		{1, 2, 840, 10045, 3, 1, 7}, // P-256
+		{1, 3, 132, 0, 34},          // P-384
+		{1, 3, 132, 0, 35},          // P-521
+	}
+	// crCurveNames names curves clients use that Go does not implement.
+	crCurveNames = map[string]string{
+		"1.3.132.0.10":          "secp256k1", // SEC 2 §2.4.1
+		"1.3.36.3.3.2.8.1.1.7":  "brainpoolP256r1",
+		"1.3.36.3.3.2.8.1.1.11": "brainpoolP384r1",
+		"1.3.36.3.3.2.8.1.1.13": "brainpoolP512r1", // RFC 5639 §4.1
+	}
+)
+
+// crPKCS8 is PrivateKeyInfo / OneAsymmetricKey (RFC 5208 §5, RFC 5958 §2).
+type crPKCS8 struct {
+	Version    int
+	Algorithm  pkix.AlgorithmIdentifier
+	PrivateKey asn1.RawValue
+	Attributes asn1.RawValue `asn1:"optional,tag:0"`
+	PublicKey  asn1.RawValue `asn1:"optional,tag:1"`
+}
+
+// crEncryptedPKCS8 is EncryptedPrivateKeyInfo (RFC 5208 §6).
+type crEncryptedPKCS8 struct {
+	Algorithm     pkix.AlgorithmIdentifier
+	EncryptedData asn1.RawValue
+}
+
+// crSEC1 is ECPrivateKey (RFC 5915 §3).
+type crSEC1 struct {
+	Version    int
+	PrivateKey asn1.RawValue
+	Curve      asn1.ObjectIdentifier `asn1:"optional,explicit,tag:0"`
+	PublicKey  asn1.RawValue         `asn1:"optional,explicit,tag:1"`
+}
+
+// crSPKI is SubjectPublicKeyInfo (RFC 5280 §4.1).
+type crSPKI struct {
+	Algorithm pkix.AlgorithmIdentifier
+	PublicKey asn1.BitString
+}
+
+// crUnmarshalAll decodes der into v, refusing trailing bytes.
+func crUnmarshalAll(der []byte, v any) bool {
+	rest, err := asn1.Unmarshal(der, v)
+	return err == nil && len(rest) == 0
+}
+
+// crUnsupportedCurve returns why an EC key on curve is refused, or "" when
+// Go supports the curve (the key is then malformed in some other way).
+func crUnsupportedCurve(curve asn1.ObjectIdentifier) string {
+	for _, c := range crGoCurves {
+		if c.Equal(curve) {
+			return ""
+		}
+	}
+	name, ok := crCurveNames[curve.String()]
+	if !ok {
+		name = "with OID " + curve.String()
+	}
+	return "EC curve " + name + " is not supported (supported: P-224, P-256, P-384, P-521)"
+}
+
+// crAlgorithmCurve returns the named curve of an id-ecPublicKey algorithm
+// identifier, nil for another algorithm or explicit curve parameters.
+func crAlgorithmCurve(a pkix.AlgorithmIdentifier) asn1.ObjectIdentifier {
+	if !a.Algorithm.Equal(crOIDECPublicKey) {
+		return nil
+	}
+	var curve asn1.ObjectIdentifier
+	if !crUnmarshalAll(a.Parameters.FullBytes, &curve) {
+		return nil
+	}
+	return curve
+}
+
+// crDiagnosePrivateDER explains why the stdlib refused a PKCS#8 or
+// ECPrivateKey private key, "" when it cannot say better than "invalid".
+func crDiagnosePrivateDER(format kmip.KeyFormatType, der []byte) string {
+	switch format {
+	case kmip.KeyFormatTypePKCS8:
+		var p crPKCS8
+		if crUnmarshalAll(der, &p) {
+			if c := crAlgorithmCurve(p.Algorithm); c != nil {
+				return crUnsupportedCurve(c)
+			}
+			return ""
+		}
+		var e crEncryptedPKCS8
+		if crUnmarshalAll(der, &e) && e.EncryptedData.Tag == asn1.TagOctetString {
+			// TC-ECC-2 registers one: the server has no password, and
+			// storing what it cannot read would defeat Get conversions,
+			// Sign and the Digest.
+			return "encrypted PKCS#8 (EncryptedPrivateKeyInfo, RFC 5208 §6) is not supported: register the key unencrypted or wrapped (KMIP 1.4 §2.1.5)"
+		}
+	case kmip.KeyFormatTypeECPrivateKey:
+		var k crSEC1
+		if crUnmarshalAll(der, &k) && len(k.Curve) > 0 {
+			return crUnsupportedCurve(k.Curve)
+		}
+	default:
+		// PKCS#1 has no curve to name.
+	}
+	return ""
+}
+
+// crDiagnosePublicDER is crDiagnosePrivateDER for SubjectPublicKeyInfo.
+func crDiagnosePublicDER(format kmip.KeyFormatType, der []byte) string {
+	var k crSPKI
+	if format != kmip.KeyFormatTypeX509 || !crUnmarshalAll(der, &k) {
+		return ""
+	}
+	if c := crAlgorithmCurve(k.Algorithm); c != nil {
+		return crUnsupportedCurve(c)
+	}
+	return ""
 }

@@ -1,0 +1,503 @@
+package service
+
+import (
+	"context"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/des" //nolint:gosec // 3DES stays because KMIP names it as a derivation cipher (KMIP 1.4 §4.6 ENCRYPT)
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"encoding/binary"
+	"time"
+
+	"github.com/kmipd/kmipd/hsmbackend"
+	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/objects"
+	"github.com/kmipd/kmipd/ttlv"
+)
+
+// This file holds Derive Key (KMIP 1.4 §4.6, 2.0 §6.1.13). The base key
+// is unwrapped from the HSM for the derivation only and cleared after; the
+// derived material is wrapped at once and stored like a Create's.
+//
+// Methods: PBKDF2 (RFC 8018), HASH, HMAC, ENCRYPT (AES or 3DES in ECB or
+// CBC mode over the Derivation Data), NIST800-108-C (SP 800-108 counter
+// mode with an HMAC or AES-CMAC PRF) and HKDF (RFC 5869, 2.0 and later).
+// Feedback, double-pipeline, asymmetric and AWS SigV4 derivation are
+// refused with Invalid Field, the reason KMIP 1.4 §11.7 gives for an
+// invalid Derivation Method.
+
+// Bounds on hostile input: the Iteration Count drives CPU time, the
+// Derivation Data and the requested length drive memory.
+const (
+	deriveMaxIterations = 1 << 20
+	deriveMaxDataLen    = 1 << 16
+)
+
+// deriveParams is a parsed Derivation Parameters structure (KMIP 1.4 §4.6
+// Tables 182 and 183; 2.0 §6.1.13).
+type deriveParams struct {
+	crypto     cryptoParams
+	hasCrypto  bool
+	iv         []byte
+	data       []byte
+	hasData    bool
+	salt       []byte
+	iterations int32
+	hasIter    bool
+}
+
+// deriveInvalid is the Result Reason of a bad Derivation Method or
+// Derivation Parameters (KMIP 1.4 §11.7: Invalid Field in every version).
+func deriveInvalid(format string, args ...any) error {
+	return kmip.Errorf(kmip.ResultReasonInvalidField, "derive key: "+format, args...)
+}
+
+func parseDeriveParams(v ttlv.Value) (deriveParams, error) {
+	var p deriveParams
+	if v.Type != ttlv.TypeStructure {
+		return p, deriveInvalid("derivation parameters: not a structure")
+	}
+	seen := map[ttlv.Tag]bool{}
+	for _, f := range v.Children() {
+		if seen[f.Tag] {
+			return p, kmip.Errorf(kmip.ResultReasonInvalidMessage, "derive key: derivation parameters repeat %s", kmip.TagString(f.Tag))
+		}
+		seen[f.Tag] = true
+		switch f.Tag {
+		case kmip.TagCryptographicParameters:
+			cp, err := parseCryptoParams(f)
+			if err != nil {
+				return p, err
+			}
+			p.crypto, p.hasCrypto = cp, true
+		case kmip.TagInitializationVector, kmip.TagDerivationData, kmip.TagSalt:
+			if f.Type != ttlv.TypeByteString {
+				return p, deriveInvalid("%s is not a byte string", kmip.TagString(f.Tag))
+			}
+			b := f.Bytes()
+			if len(b) > deriveMaxDataLen {
+				return p, deriveInvalid("%s of %d bytes is too long", kmip.TagString(f.Tag), len(b))
+			}
+			switch f.Tag {
+			case kmip.TagInitializationVector:
+				p.iv = b
+			case kmip.TagDerivationData:
+				p.data, p.hasData = b, true
+			default:
+				p.salt = b
+			}
+		case kmip.TagIterationCount:
+			if f.Type != ttlv.TypeInteger {
+				return p, deriveInvalid("iteration count is not an integer")
+			}
+			p.iterations, p.hasIter = f.Int(), true
+		}
+	}
+	return p, nil
+}
+
+// deriveHash is the hash of the Cryptographic Parameters, or def when they
+// name none.
+func deriveHash(p deriveParams, def crypto.Hash) (crypto.Hash, error) {
+	if !p.hasCrypto || p.crypto.hash == 0 {
+		if def == 0 {
+			return 0, deriveInvalid("cryptographic parameters must name a hashing algorithm")
+		}
+		return def, nil
+	}
+	h, ok := goHash(p.crypto.hash)
+	if !ok {
+		return 0, deriveInvalid("hashing algorithm %v is not supported", p.crypto.hash)
+	}
+	return h, nil
+}
+
+// deriveMaterial runs method over key with p and returns n bytes. An
+// output shorter than n is an error (KMIP 1.4 §4.6: "If the specified
+// length exceeds the output of the derivation method, then the server
+// SHALL return an error"). The caller clears the result.
+func deriveMaterial(method kmip.DerivationMethod, key []byte, p deriveParams, n int, v2 bool) ([]byte, error) {
+	var out []byte
+	switch method {
+	case kmip.DerivationMethodPBKDF2:
+		// KMIP 1.4 Table 183: the PRF defaults to HMAC-SHA-1 (vector
+		// TC-DERIVEKEY-3 relies on it); Iteration Count is REQUIRED.
+		h, err := deriveHash(p, crypto.SHA1)
+		if err != nil {
+			return nil, err
+		}
+		if !p.hasIter || p.iterations < 1 || p.iterations > deriveMaxIterations {
+			return nil, deriveInvalid("PBKDF2 needs an iteration count from 1 to %d", deriveMaxIterations)
+		}
+		if len(key) == 0 {
+			return nil, deriveInvalid("PBKDF2 password is empty")
+		}
+		// The standard library takes the password as a string, a copy
+		// that cannot be cleared; it lives until the next collection.
+		if out, err = pbkdf2.Key(h.New, string(key), p.salt, int(p.iterations), n); err != nil {
+			return nil, deriveInvalid("PBKDF2: %v", err)
+		}
+		return out, nil
+	case kmip.DerivationMethodHASH:
+		// "a hash over the derivation key or the derivation data": over
+		// the key, followed by the data when given, so the result always
+		// depends on the base object.
+		h, err := deriveHash(p, 0)
+		if err != nil {
+			return nil, err
+		}
+		d := h.New()
+		d.Write(key)
+		d.Write(p.data)
+		out = d.Sum(nil)
+	case kmip.DerivationMethodHMAC:
+		// Cryptographic Parameters are optional for HMAC derivation keys
+		// (Table 182): an HMAC key's algorithm names the hash.
+		h, err := deriveHash(p, crypto.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		if !p.hasData {
+			return nil, deriveInvalid("HMAC derivation needs derivation data")
+		}
+		m := hmac.New(h.New, key)
+		m.Write(p.data)
+		out = m.Sum(nil)
+	case kmip.DerivationMethodENCRYPT:
+		return deriveEncrypt(key, p, n)
+	case kmip.DerivationMethodNIST800108C:
+		return deriveCounter(key, p, n)
+	case kmip.DerivationMethodHKDF:
+		if !v2 {
+			return nil, deriveInvalid("HKDF is a KMIP 2.0 derivation method")
+		}
+		h, err := deriveHash(p, crypto.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		if out, err = hkdf.Key(h.New, key, p.salt, string(p.data), n); err != nil {
+			return nil, deriveInvalid("HKDF: %v", err)
+		}
+		return out, nil
+	default:
+		return nil, deriveInvalid("derivation method %v is not supported", method)
+	}
+	if len(out) < n {
+		clear(out)
+		return nil, deriveInvalid("%v yields %d bits, fewer than the %d asked", method, 8*len(out), 8*n)
+	}
+	clear(out[n:])
+	return out[:n], nil
+}
+
+// deriveBlock makes a block cipher of the base key: AES by its length, or
+// 3DES when the Cryptographic Parameters say so.
+func deriveBlock(key []byte, p deriveParams) (cipher.Block, error) {
+	if p.hasCrypto && p.crypto.alg == kmip.CryptographicAlgorithmDES3 {
+		b, err := des.NewTripleDESCipher(key) //nolint:gosec // see the import
+		if err != nil {
+			return nil, deriveInvalid("3DES key: %v", err)
+		}
+		return b, nil
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, deriveInvalid("AES key: %v", err)
+	}
+	return b, nil
+}
+
+// deriveEncrypt is the ENCRYPT method: the Derivation Data encrypted under
+// the base key in ECB or CBC mode (the Block Cipher Mode of the
+// Cryptographic Parameters; CBC takes the Initialization Vector, an empty
+// one meaning zeros as Table 182 says), the data padded with PKCS#5 when
+// the Padding Method asks for it.
+func deriveEncrypt(key []byte, p deriveParams, n int) ([]byte, error) {
+	if !p.hasData {
+		return nil, deriveInvalid("ENCRYPT derivation needs derivation data")
+	}
+	b, err := deriveBlock(key, p)
+	if err != nil {
+		return nil, err
+	}
+	bs := b.BlockSize()
+	data := p.data
+	if p.crypto.padding == kmip.PaddingMethodPKCS5 {
+		data = pkcs5Pad(append([]byte(nil), p.data...), bs)
+	}
+	if len(data) == 0 || len(data)%bs != 0 {
+		return nil, deriveInvalid("derivation data is not a whole number of %d-byte blocks", bs)
+	}
+	if len(data) < n {
+		return nil, deriveInvalid("ENCRYPT yields %d bits, fewer than the %d asked", 8*len(data), 8*n)
+	}
+	out := make([]byte, len(data))
+	switch p.crypto.mode {
+	case kmip.BlockCipherModeECB:
+		for i := 0; i < len(data); i += bs {
+			b.Encrypt(out[i:i+bs], data[i:i+bs])
+		}
+	case kmip.BlockCipherModeCBC, 0:
+		if len(p.iv) != 0 && len(p.iv) != bs {
+			return nil, deriveInvalid("initialization vector of %d bytes, want %d", len(p.iv), bs)
+		}
+		iv := make([]byte, bs)
+		copy(iv, p.iv)
+		cipher.NewCBCEncrypter(b, iv).CryptBlocks(out, data)
+	default:
+		return nil, deriveInvalid("block cipher mode %v is not supported for derivation", p.crypto.mode)
+	}
+	clear(out[n:])
+	return out[:n], nil
+}
+
+// deriveCounter is SP 800-108 §5.1 (KDF in counter mode): K(i) =
+// PRF(key, [i]₃₂ ‖ Derivation Data) for i = 1, 2, ..., the Derivation Data
+// being the fixed input data (Label ‖ 0x00 ‖ Context ‖ [L]) the client
+// composed. The PRF is HMAC with the hash of the Cryptographic Parameters,
+// or AES-CMAC when they name AES as the algorithm.
+func deriveCounter(key []byte, p deriveParams, n int) ([]byte, error) {
+	if !p.hasCrypto {
+		return nil, deriveInvalid("NIST800-108-C needs cryptographic parameters naming the PRF")
+	}
+	var prf func(msg []byte) ([]byte, error)
+	if p.crypto.alg == kmip.CryptographicAlgorithmAES && p.crypto.hash == 0 {
+		b, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, deriveInvalid("AES key: %v", err)
+		}
+		prf = func(msg []byte) ([]byte, error) { return cmacSum(goCMAC{b}, msg) }
+	} else {
+		h, err := deriveHash(p, 0)
+		if err != nil {
+			return nil, err
+		}
+		prf = func(msg []byte) ([]byte, error) {
+			m := hmac.New(h.New, key)
+			m.Write(msg)
+			return m.Sum(nil), nil
+		}
+	}
+	out := make([]byte, 0, n+64)
+	msg := make([]byte, 4+len(p.data))
+	copy(msg[4:], p.data)
+	for i := uint32(1); len(out) < n; i++ {
+		if i == 0 {
+			clear(out)
+			return nil, deriveInvalid("NIST800-108-C counter overflows")
+		}
+		binary.BigEndian.PutUint32(msg, i)
+		k, err := prf(msg)
+		if err != nil {
+			clear(out)
+			return nil, deriveInvalid("PRF: %v", err)
+		}
+		out = append(out, k...)
+		clear(k)
+	}
+	clear(out[n:])
+	return out[:n], nil
+}
+
+// deriveBaseIDs lists the Unique Identifiers of the payload, or the ID
+// Placeholder when it names none (KMIP 1.4 §4.6 forbids the placeholder;
+// 2.0 §6.1.13 allows it, and a 1.x client sending none is better served
+// than refused).
+func deriveBaseIDs(req *kmip.Request) ([]string, error) {
+	var ids []string
+	for _, f := range req.Payload.Children() {
+		if f.Tag != kmip.TagUniqueIdentifier {
+			continue
+		}
+		if f.Type != ttlv.TypeTextString {
+			return nil, crFieldType(f)
+		}
+		ids = append(ids, f.Text())
+	}
+	if len(ids) > 0 {
+		return ids, nil
+	}
+	id, err := targetID(req)
+	if err != nil {
+		return nil, err
+	}
+	return []string{id}, nil
+}
+
+// deriveKeyOp is Derive Key (KMIP 1.4 §4.6, 2.0 §6.1.13). The first
+// object named is the derivation key; a second, Secret Data, object
+// supplies the Derivation Data instead of the parameters (Table 182).
+func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
+	fields, err := crFields(req.Payload, kmip.TagUniqueIdentifier)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	ot, err := crObjectTypeField(fields)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	if ot != kmip.ObjectTypeSymmetricKey && ot != kmip.ObjectTypeSecretData {
+		return ttlv.Value{}, crBadObjectType(req, "derive key makes symmetric keys and secret data, not %v", ot)
+	}
+	mv, ok := fields[kmip.TagDerivationMethod]
+	if !ok {
+		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidMessage, "derive key: derivation method is missing")
+	}
+	if mv.Type != ttlv.TypeEnumeration {
+		return ttlv.Value{}, crFieldType(mv)
+	}
+	method := kmip.DerivationMethod(mv.Enum())
+	pv, ok := fields[kmip.TagDerivationParameters]
+	if !ok {
+		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidMessage, "derive key: derivation parameters are missing")
+	}
+	params, err := parseDeriveParams(pv)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	attrs, err := crRequestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	if err := checkClientAttributes(req, ot, attrs, true); err != nil {
+		return ttlv.Value{}, err
+	}
+	spec, alg, bits, format, err := deriveTarget(req, ot, attrs)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	ids, err := deriveBaseIDs(req)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	if len(ids) > 2 {
+		return ttlv.Value{}, deriveInvalid("at most a derivation key and one secret data object, not %d objects", len(ids))
+	}
+	bases := make([]*objects.Object, len(ids))
+	for i, id := range ids {
+		o, err := s.object(ctx, req, id)
+		if err != nil {
+			return ttlv.Value{}, err
+		}
+		if (o.ObjectType != kmip.ObjectTypeSymmetricKey && o.ObjectType != kmip.ObjectTypeSecretData) ||
+			(i > 0 && o.ObjectType != kmip.ObjectTypeSecretData) || o.Wrapped == nil {
+			// KMIP 1.4 §11.7: "not of the correct type".
+			return ttlv.Value{}, crBadObjectType(req, "object %s (%v) cannot be used to derive a key", id, o.ObjectType)
+		}
+		if err := s.requireUsable(ctx, req, o, kmip.CryptographicUsageMaskDeriveKey); err != nil {
+			return ttlv.Value{}, err
+		}
+		bases[i] = o
+	}
+	if len(bases) == 2 && params.hasData {
+		// KMIP 1.4 §11.7: "Ambiguous derivation data".
+		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidMessage, "derive key: derivation data given both in the parameters and as secret data")
+	}
+	if err := s.crCheckNamesFree(ctx, req, attrs); err != nil {
+		return ttlv.Value{}, err
+	}
+	for _, o := range bases {
+		if err := s.consumeUsage(ctx, req, o.ID, kmip.CryptographicUsageMaskDeriveKey, 0); err != nil {
+			return ttlv.Value{}, err
+		}
+	}
+	size := int(bits / 8)
+	if spec.Kind == hsmbackend.DES3 {
+		size = 24 // a 168-bit 3DES key is 24 bytes with parity
+	}
+	derived, err := s.deriveFrom(ctx, req, method, bases, params, size)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	defer clear(derived)
+	digest := crDigest(ttlv.Bytes(kmip.TagKeyMaterial, derived), format)
+	w, err := s.hsm.WrapSecret(ctx, spec.Kind, derived)
+	if err != nil {
+		return ttlv.Value{}, hsmError("derive key", err)
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	o, err := s.crNewObject(ctx, ot, attrs, now)
+	if err != nil {
+		return ttlv.Value{}, err
+	}
+	o.Wrapped = toStored(w)
+	crSetCrypto(o, alg, bits)
+	if ot == kmip.ObjectTypeSymmetricKey {
+		crSetUsage(o, defaultSymmetricUsage(alg))
+	} else {
+		crSetUsage(o, kmip.CryptographicUsageMaskDeriveKey)
+		o.Public = secretDataHeader(kmip.SecretDataTypeSeed)
+	}
+	o.SetAttr(attr(attrDigest, digest))
+	crSetFormat(o, format)
+	for _, b := range bases {
+		o.AddAttr(attr(attrLink, crLink(kmip.LinkTypeDerivationBaseObjectLink, b.ID)))
+	}
+	if err := s.crCreateObjects(ctx, o); err != nil {
+		return ttlv.Value{}, err
+	}
+	// KMIP 1.4 §4.6: each base object links to what was derived from it.
+	for _, b := range bases {
+		if _, err := s.store.Update(ctx, b.ID, func(bo *objects.Object) error {
+			bo.AddAttr(attr(attrLink, crLink(kmip.LinkTypeDerivedKeyLink, o.ID)))
+			touch(bo, now)
+			return nil
+		}); err != nil {
+			return ttlv.Value{}, storeError(err, b.ID)
+		}
+	}
+	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, o.ID)), nil
+}
+
+// deriveTarget checks the algorithm and length of the object to derive
+// (KMIP 1.4 §4.6: "the client SHALL specify the desired length ... If a
+// key is created, then the client SHALL specify both its Cryptographic
+// Length and Cryptographic Algorithm") and returns how to wrap it, and its
+// default Key Format Type.
+func deriveTarget(req *kmip.Request, ot kmip.ObjectType, attrs []kmip.Attribute) (hsmbackend.SecretSpec, kmip.CryptographicAlgorithm, int32, kmip.KeyFormatType, error) {
+	bits, haveBits := crIntAttr(attrs, attrCryptoLength)
+	if !haveBits {
+		return hsmbackend.SecretSpec{}, 0, 0, 0, crBadValue(req, "derive key: cryptographic length is required")
+	}
+	if ot == kmip.ObjectTypeSecretData {
+		if bits < 8 || bits%8 != 0 || bits > 8*hsmbackend.MaxMaterialLen {
+			return hsmbackend.SecretSpec{}, 0, 0, 0, crBadValue(req, "derive key: cryptographic length %d is not a whole number of bytes", bits)
+		}
+		return hsmbackend.SecretSpec{Kind: hsmbackend.GenericSecret, Bits: int(bits)}, 0, bits, kmip.KeyFormatTypeOpaque, nil
+	}
+	a, ok := crEnumAttr(attrs, attrCryptoAlgorithm)
+	if !ok {
+		return hsmbackend.SecretSpec{}, 0, 0, 0, crBadValue(req, "derive key: cryptographic algorithm is required")
+	}
+	alg := kmip.CryptographicAlgorithm(a)
+	spec, bits, err := symmetricSpec(req, alg, bits, true)
+	if err != nil {
+		return hsmbackend.SecretSpec{}, 0, 0, 0, err
+	}
+	if err := checkQuantumSafe(attrs, alg, bits); err != nil {
+		return hsmbackend.SecretSpec{}, 0, 0, 0, err
+	}
+	return spec, alg, bits, kmip.KeyFormatTypeRaw, nil
+}
+
+// deriveFrom unwraps the base material and derives n bytes. The caller
+// clears the result.
+func (s *Service) deriveFrom(ctx context.Context, req *kmip.Request, method kmip.DerivationMethod, bases []*objects.Object, p deriveParams, n int) ([]byte, error) {
+	key, err := s.hsm.Unwrap(ctx, fromStored(bases[0].Wrapped))
+	if err != nil {
+		return nil, hsmError("derive key", err)
+	}
+	defer clear(key)
+	if len(bases) == 2 {
+		data, err := s.hsm.Unwrap(ctx, fromStored(bases[1].Wrapped))
+		if err != nil {
+			return nil, hsmError("derive key", err)
+		}
+		defer clear(data)
+		p.data, p.hasData = data, true
+	}
+	return deriveMaterial(method, key, p, n, req.Version.Is2x())
+}
