@@ -558,12 +558,12 @@ func crRSAWrap(kek *objects.Object, given ttlv.Value, data []byte) ([]byte, ttlv
 	case kmip.PaddingMethodOAEP:
 		h, mgf := crypto.SHA1, crypto.SHA1
 		if v, ok := params.Child(kmip.TagHashingAlgorithm); ok {
-			if h, ok = crHash(kmip.HashingAlgorithm(v.Enum())); !ok {
+			if h, ok = goHash(kmip.HashingAlgorithm(v.Enum())); !ok {
 				return nil, ttlv.Value{}, kmip.Errorf(kmip.ResultReasonFeatureNotSupported, "hashing algorithm %v is not supported", kmip.HashingAlgorithm(v.Enum()))
 			}
 		}
 		if v, ok := params.Child(kmip.TagMaskGeneratorHashingAlgorithm); ok {
-			if mgf, ok = crHash(kmip.HashingAlgorithm(v.Enum())); !ok {
+			if mgf, ok = goHash(kmip.HashingAlgorithm(v.Enum())); !ok {
 				return nil, ttlv.Value{}, kmip.Errorf(kmip.ResultReasonFeatureNotSupported, "hashing algorithm %v is not supported", kmip.HashingAlgorithm(v.Enum()))
 			}
 		}
@@ -583,30 +583,4 @@ func crRSAWrap(kek *objects.Object, given ttlv.Value, data []byte) ([]byte, ttlv
 			ttlv.Enum(kmip.TagHashingAlgorithm, uint32(kmip.HashingAlgorithmSHA1)))
 	}
 	return blob, used, nil
-}
-
-// crHash maps KMIP Hashing Algorithms to Go's.
-func crHash(h kmip.HashingAlgorithm) (crypto.Hash, bool) {
-	switch h {
-	case kmip.HashingAlgorithmSHA1:
-		return crypto.SHA1, true
-	case kmip.HashingAlgorithmSHA224:
-		return crypto.SHA224, true
-	case kmip.HashingAlgorithmSHA256:
-		return crypto.SHA256, true
-	case kmip.HashingAlgorithmSHA384:
-		return crypto.SHA384, true
-	case kmip.HashingAlgorithmSHA512:
-		return crypto.SHA512, true
-	case kmip.HashingAlgorithmSHA3224:
-		return crypto.SHA3_224, true
-	case kmip.HashingAlgorithmSHA3256:
-		return crypto.SHA3_256, true
-	case kmip.HashingAlgorithmSHA3384:
-		return crypto.SHA3_384, true
-	case kmip.HashingAlgorithmSHA3512:
-		return crypto.SHA3_512, true
-	default:
-		return 0, false
-	}
 }
