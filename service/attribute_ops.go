@@ -157,12 +157,6 @@ func requestNewAttribute(req *kmip.Request) (kmip.Attribute, error) {
 	return a, nil
 }
 
-// uniqueIDPayload is the 2.x answer of the attribute changing operations: the
-// Unique Identifier alone (KMIP 2.0 Tables 153, 156, 188, 248, 297).
-func uniqueIDPayload(id string) ttlv.Value {
-	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, id))
-}
-
 // attrPayload1x is the 1.x answer of Add, Modify and Delete Attribute: the
 // Unique Identifier and the attribute added, modified or deleted (KMIP 1.4
 // Tables 201, 203, 205), which the OASIS vectors (SKFF-M-9..12) and
@@ -219,7 +213,7 @@ func (s *Service) addAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
 	if req.Version.Is2x() {
-		return uniqueIDPayload(o.ID), nil
+		return uidPayload(o.ID), nil
 	}
 	return attrPayload1x(o.ID, added, req.Version), nil
 }
@@ -301,7 +295,7 @@ func (s *Service) modifyAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
 	if req.Version.Is2x() {
-		return uniqueIDPayload(o.ID), nil
+		return uidPayload(o.ID), nil
 	}
 	return attrPayload1x(o.ID, modified, req.Version), nil
 }
@@ -402,7 +396,7 @@ func (s *Service) deleteAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
 	if req.Version.Is2x() {
-		return uniqueIDPayload(o.ID), nil
+		return uidPayload(o.ID), nil
 	}
 	return attrPayload1x(o.ID, deleted, req.Version), nil
 }
@@ -439,7 +433,7 @@ func (s *Service) setAttribute(ctx context.Context, req *kmip.Request) (ttlv.Val
 	if err != nil {
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
-	return uniqueIDPayload(o.ID), nil
+	return uidPayload(o.ID), nil
 }
 
 // setSingleInstance stores a as the only instance of its attribute (Set and Adjust).
@@ -522,5 +516,5 @@ func (s *Service) adjustAttribute(ctx context.Context, req *kmip.Request) (ttlv.
 	if err != nil {
 		return ttlv.Value{}, updateError(req, err, o.ID)
 	}
-	return uniqueIDPayload(o.ID), nil
+	return uidPayload(o.ID), nil
 }

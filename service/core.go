@@ -169,3 +169,11 @@ func setState(o *objects.Object, st kmip.State) {
 	o.State = st
 	o.SetAttr(attr(attrState, ttlv.Enum(0, uint32(st))))
 }
+
+// uidPayload is the response payload of the operations that answer only
+// with the object's Unique Identifier: Activate, Revoke, Destroy, Archive,
+// Recover, Register, Re-key, Derive Key, and the 2.x attribute changes
+// (KMIP 2.0 Tables 153, 156, 188, 248, 297).
+func uidPayload(id string) ttlv.Value {
+	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, id))
+}

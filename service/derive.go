@@ -449,7 +449,7 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 			return ttlv.Value{}, storeError(err, b.ID)
 		}
 	}
-	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, o.ID)), nil
+	return uidPayload(o.ID), nil
 }
 
 // deriveTarget checks the algorithm and length of the object to derive

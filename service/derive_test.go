@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -143,11 +142,7 @@ type deriveEnv struct {
 func deriveNewEnv(t *testing.T) *deriveEnv {
 	t.Helper()
 	hsm := hsmtest.New(t)
-	st, err := objects.Open(filepath.Join(t.TempDir(), "kmipd.db"), objects.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, _ := openTestStore(t)
 	return &deriveEnv{svc: New(WithStore(st), WithHSM(hsm)), store: st}
 }
 

@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,45 +18,19 @@ import (
 // starts with "attrs" so the other groups' tests in this package cannot
 // collide with them.
 
-// attrsClock is a settable clock for date-driven state tests.
-type attrsClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *attrsClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *attrsClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // attrsEnv is a Service over a real SoftHSM token and a bbolt store in a
 // temporary directory.
 type attrsEnv struct {
 	svc   *Service
 	store objects.Store
-	clock *attrsClock
+	clock *testClock
 }
 
 func attrsNewEnv(t *testing.T) *attrsEnv {
 	t.Helper()
 	hsm := hsmtest.New(t)
-	st, err := objects.Open(filepath.Join(t.TempDir(), "kmipd.db"), objects.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	clock := &attrsClock{t: time.Now().UTC().Truncate(time.Second)}
+	st, _ := openTestStore(t)
+	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
 	svc := New(WithStore(st), WithHSM(hsm), WithClock(clock.Now))
 	return &attrsEnv{svc: svc, store: st, clock: clock}
 }

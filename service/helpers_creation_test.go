@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,13 +28,9 @@ type creationEnv struct {
 func newCreationEnv(t *testing.T) *creationEnv {
 	t.Helper()
 	hsm := hsmtest.New(t)
-	e := &creationEnv{path: filepath.Join(t.TempDir(), "kmipd.db")}
-	st, err := objects.Open(e.path, objects.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = st
-	t.Cleanup(func() { st.Close() })
+	e := &creationEnv{}
+	e.store, e.path = openTestStore(t)
+	st := e.store
 	e.svc = New(WithStore(st), WithHSM(hsm))
 	return e
 }

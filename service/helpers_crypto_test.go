@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,30 +21,13 @@ import (
 // cryptoT0 is the fake clock's start, a whole second.
 var cryptoT0 = time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
 
-type cryptoClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *cryptoClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *cryptoClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // cryptoEnv is a Service over a real SoftHSM token and a bbolt store in
 // t.TempDir, with a fake clock and a key cache the test configures.
 type cryptoEnv struct {
 	svc   *Service
 	store *cryptoCountingStore
 	hsm   *hsmbackend.Backend
-	clock *cryptoClock
+	clock *testClock
 	ops   *cryptoOps
 }
 
@@ -66,16 +47,8 @@ var cryptoDefaultCache = KeyCacheConfig{MaxEntries: DefaultKeyCacheEntries, TTL:
 func cryptoNewEnv(t testing.TB, cache KeyCacheConfig) *cryptoEnv {
 	t.Helper()
 	hsm := hsmtest.New(t)
-	st, err := objects.Open(filepath.Join(t.TempDir(), "kmipd.db"), objects.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	clock := &cryptoClock{now: cryptoT0}
+	st, _ := openTestStore(t)
+	clock := &testClock{now: cryptoT0}
 	cst := &cryptoCountingStore{Store: st}
 	svc := New(WithStore(cst), WithHSM(hsm), WithClock(clock.Now))
 	// Replace the registered handlers by ones whose cache the test holds.

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,31 +28,13 @@ import (
 // attributes (second precision) compare equal to it.
 var lifecycleT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// lifecycleClock is a settable clock for WithClock.
-type lifecycleClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *lifecycleClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *lifecycleClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // lifecycleEnv is a Service over a real SoftHSM token and a bbolt store in
 // t.TempDir, with a fake clock.
 type lifecycleEnv struct {
 	svc   *Service
 	store objects.Store
 	hsm   *hsmbackend.Backend
-	clock *lifecycleClock
+	clock *testClock
 	// wrapped is AES-256 material generated in the HSM once per env and
 	// shared by the objects the env stores: the store only sees blobs.
 	wrapped hsmbackend.Wrapped
@@ -62,20 +43,12 @@ type lifecycleEnv struct {
 func newLifecycleEnv(t testing.TB) *lifecycleEnv {
 	t.Helper()
 	hsm := hsmtest.New(t)
-	st, err := objects.Open(filepath.Join(t.TempDir(), "kmipd.db"), objects.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	st, _ := openTestStore(t)
 	w, err := hsm.GenerateSecret(context.Background(), hsmbackend.SecretSpec{Kind: hsmbackend.AES, Bits: 256})
 	if err != nil {
 		t.Fatalf("generate AES key: %v", err)
 	}
-	clock := &lifecycleClock{now: lifecycleT0}
+	clock := &testClock{now: lifecycleT0}
 	return &lifecycleEnv{
 		svc:     New(WithStore(st), WithHSM(hsm), WithClock(clock.Now)),
 		store:   st,

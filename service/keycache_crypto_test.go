@@ -45,7 +45,7 @@ func (f *cryptoFakeHSM) counts() (int, int) {
 // validation and reference counting without an HSM.
 func TestCryptoKeyCacheBookkeeping(t *testing.T) {
 	ctx := context.Background()
-	clock := &cryptoClock{now: cryptoT0}
+	clock := &testClock{now: cryptoT0}
 	fake := &cryptoFakeHSM{}
 	c := newKeyCache(fake, KeyCacheConfig{MaxEntries: 2, TTL: time.Minute}, clock.Now, nil)
 	obj := func(id string, rev uint64) *objects.Object {

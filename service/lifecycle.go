@@ -100,12 +100,6 @@ func lifecycleHasState(o *objects.Object) bool {
 	return o.State != 0 && o.ObjectType != kmip.ObjectTypeTemplate
 }
 
-// uidPayload is the response payload of the operations that answer only
-// with the object's Unique Identifier.
-func uidPayload(id string) ttlv.Value {
-	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, id))
-}
-
 // activateOp answers Activate (KMIP 1.4 §4.19, 2.0 §6.1.1): Pre-Active to
 // Active (§3.22 transition 4), with the Activation Date set to now even if
 // one was set for later.

@@ -112,7 +112,7 @@ func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value
 	if err := s.crCreateObjects(ctx, o); err != nil {
 		return ttlv.Value{}, err
 	}
-	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, o.ID)), nil
+	return uidPayload(o.ID), nil
 }
 
 // crRegisterKey registers an object with a Key Block: Symmetric, Private and

@@ -254,7 +254,7 @@ func (s *Service) reKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Value, e
 	if err := s.crRetire(ctx, now, [2]*objects.Object{old, repl}); err != nil {
 		return ttlv.Value{}, err
 	}
-	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, repl.ID)), nil
+	return uidPayload(repl.ID), nil
 }
 
 // reKeyKeyPair is Re-key Key Pair (KMIP 1.4 §4.5, 2.0 §6.1.43): the

@@ -301,7 +301,7 @@ func (s *Service) checkOp(ctx context.Context, req *kmip.Request) (ttlv.Value, e
 		}
 		return ttlv.Value{}, kmip.Errorf(reason, "check: object %s may not be used as asked: %s", id, strings.Join(refused, ", "))
 	}
-	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, id)), nil
+	return uidPayload(id), nil
 }
 
 // getUsageAllocationOp answers Get Usage Allocation (KMIP 1.4 §4.18, 2.0
@@ -358,7 +358,7 @@ func (s *Service) getUsageAllocationOp(ctx context.Context, req *kmip.Request) (
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	return kmip.Payload(ttlv.Text(kmip.TagUniqueIdentifier, id)), nil
+	return uidPayload(id), nil
 }
 
 // leaseTimeOf returns o's Lease Time attribute in seconds (KMIP 1.4 §3.20:

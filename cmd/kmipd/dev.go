@@ -131,7 +131,11 @@ func randomPIN() hsmbackend.Secret {
 }
 
 func writeSecretFile(path string, s hsmbackend.Secret) error {
-	if err := os.WriteFile(path, append(s.Bytes()[:len(s.Bytes()):len(s.Bytes())], '\n'), 0o600); err != nil {
+	line := make([]byte, 0, s.Len()+1) // a copy of the PIN: cleared below
+	line = append(line, s.Bytes()...)
+	line = append(line, '\n')
+	defer clear(line)
+	if err := os.WriteFile(path, line, 0o600); err != nil {
 		return fail(fmt.Errorf("write %s: %w", path, err), "")
 	}
 	return nil
