@@ -49,26 +49,14 @@ func (b *Backend) digestKey(s pkcs11.SessionHandle, h pkcs11.ObjectHandle) []byt
 // readableTemplate is the template of a key unwrapped only so that its
 // value can be read: a session object, not sensitive and so readable with
 // C_GetAttributeValue (which PKCS#11 v2.40 §4.2 also makes require
-// CKA_EXTRACTABLE), and usable for nothing else.
-//
-// It is not CKA_PRIVATE. A session object is visible only to the
-// application that created it (PKCS#11 v2.40 §4.4) whatever CKA_PRIVATE
-// says, so the flag does not widen who can read it; what it changes in
-// SoftHSM is that a private object's value is kept encrypted in the
-// module's memory and decrypted on every read, which more than doubled the
-// cost of a read (47 µs against 19 µs at 2 callers). The value is readable
-// by design and lives in this process's memory only, for at most the key
-// cache's TTL.
+// CKA_EXTRACTABLE), and usable for nothing else. See sessionObjectPrivate
+// for why it is not CKA_PRIVATE.
 func readableTemplate() []*pkcs11.Attribute {
 	return []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-		// CKA_PRIVATE keeps the value encrypted in the module's memory
-		// between reads (SoftHSM does; a hardware HSM keeps it inside).
-		// Without it a cached key would sit in plaintext for the cache's
-		// lifetime; the price is ~28 µs per read on SoftHSM.
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, sessionObjectPrivate),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, false),

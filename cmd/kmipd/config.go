@@ -50,6 +50,7 @@ var configKeys = []configKey{
 	{"audit-key-file", "", "audit HMAC key file (default: <data-dir>/audit.key, created on first use)"},
 	{"log-level", "info", "trace, debug, info, warn or error"},
 	{"log-json", "false", "log as JSON lines"},
+	{"pprof-listen", "", "loopback address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off"},
 }
 
 // pinEnv is the only other way to give the PIN: never argv.
@@ -98,6 +99,7 @@ type Config struct {
 	AuditLog, AuditKeyFile    string
 	LogLevel                  string
 	LogJSON                   bool
+	PprofListen               string
 }
 
 // source says where a value came from, for error messages.
@@ -247,6 +249,7 @@ func buildConfig(s map[string]setting) (*Config, error) {
 		AuditKeyFile:          str("audit-key-file"),
 		LogLevel:              str("log-level"),
 		LogJSON:               boolean("log-json"),
+		PprofListen:           str("pprof-listen"),
 	}
 	if cfg.DB == "" {
 		cfg.DB = filepath.Join(cfg.DataDir, "kmipd.db")
@@ -268,6 +271,10 @@ func buildConfig(s map[string]setting) (*Config, error) {
 	case "trace", "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, configError("log-level", s["log-level"], fmt.Sprintf("%q is not a level", cfg.LogLevel), "use trace, debug, info, warn or error"))
+	}
+	if cfg.PprofListen != "" && !isLoopbackAddr(cfg.PprofListen) {
+		errs = append(errs, configError("pprof-listen", s["pprof-listen"], fmt.Sprintf("%q is not a loopback address", cfg.PprofListen),
+			"profiles expose memory contents: use 127.0.0.1:PORT or [::1]:PORT"))
 	}
 	if cfg.MaxMessageSize > 0 && cfg.MaxMessageSize < 1024 {
 		errs = append(errs, configError("max-message-size", s["max-message-size"], "below 1024 bytes", "no KMIP client works with less"))

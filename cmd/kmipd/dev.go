@@ -30,6 +30,7 @@ func devCommand() *cli.Command {
 			&cli.StringFlag{Name: "pkcs11-module", Usage: "SoftHSM library (default: the Debian paths)"},
 			&cli.StringFlag{Name: "log-level", Value: "info"},
 			&cli.BoolFlag{Name: "rsa", Usage: "use RSA-2048 instead of ECDSA P-256 for new certificates"},
+			&cli.StringFlag{Name: "pprof-listen", Usage: "loopback address for Go's profiler, e.g. 127.0.0.1:6060"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := prepareDev(c.String("data-dir"), c.String("listen"), c.String("pkcs11-module"), c.Bool("rsa"), c.App.Writer)
@@ -37,6 +38,9 @@ func devCommand() *cli.Command {
 				return err
 			}
 			cfg.LogLevel = c.String("log-level")
+			if cfg.PprofListen = c.String("pprof-listen"); cfg.PprofListen != "" && !isLoopbackAddr(cfg.PprofListen) {
+				return fail(fmt.Errorf("--pprof-listen %q is not a loopback address", cfg.PprofListen), "use 127.0.0.1:PORT: profiles expose memory contents")
+			}
 			return runServer(c.Context, cfg, newLogger(cfg), func(addr string) { printConnectHelp(c.App.Writer, cfg, addr) })
 		},
 	}

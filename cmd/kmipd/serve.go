@@ -177,6 +177,13 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		return fail(err, "the data directory must be writable by kmipd")
 	}
 	defer stopAdmin()
+	if cfg.PprofListen != "" {
+		stopPprof, err := servePprof(ctx, cfg.PprofListen, log.Named("pprof"))
+		if err != nil {
+			return fail(fmt.Errorf("config key pprof-listen: %w", err), "pick a free loopback address, e.g. 127.0.0.1:6060")
+		}
+		defer stopPprof()
+	}
 
 	svc := service.New(
 		service.WithStore(store),
