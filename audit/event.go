@@ -1,8 +1,9 @@
 package audit
 
 import (
-	"encoding/json"
+	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one audited operation. Every field is a plain string so this
@@ -33,55 +34,157 @@ type Event struct {
 	Fields map[string]string
 }
 
-// eventJSON fixes the JSON names of Event; they are also the names that
-// WithSensitive matches for the top-level fields.
-type eventJSON struct {
-	Time      string            `json:"time"`
-	RequestID string            `json:"request_id,omitempty"`
-	Subject   string            `json:"subject,omitempty"`
-	Tenant    string            `json:"tenant,omitempty"`
-	Operation string            `json:"operation,omitempty"`
-	ObjectID  string            `json:"object_id,omitempty"`
-	Result    string            `json:"result,omitempty"`
-	Reason    string            `json:"reason,omitempty"`
-	Rule      string            `json:"rule,omitempty"`
-	Remote    string            `json:"remote,omitempty"`
-	Fields    map[string]string `json:"fields,omitempty"`
+// topFields are the JSON names of Event's string fields, in the order
+// records carry them; they are also the names WithSensitive matches. The
+// order and names are part of the record format (doc.go): changing them
+// changes what a record looks like, though old records keep verifying.
+var topFields = [...]string{
+	"request_id", "subject", "tenant", "operation", "object_id",
+	"result", "reason", "rule", "remote",
 }
 
-// encodeEvent copies ev with sensitive values replaced by their HMAC (the
-// caller's Fields map is never modified) and returns its JSON object.
-// encoding/json escapes control characters, so a hostile value cannot start
-// a new line and forge a record.
-func encodeEvent(ev Event, now time.Time, sensitive map[string]bool, k *keys) ([]byte, error) {
-	t := ev.Time
-	if t.IsZero() {
-		t = now
+// topValues returns ev's string fields in topFields order.
+func (ev *Event) topValues() [len(topFields)]string {
+	return [...]string{
+		ev.RequestID, ev.Subject, ev.Tenant, ev.Operation, ev.ObjectID,
+		ev.Result, ev.Reason, ev.Rule, ev.Remote,
 	}
-	hide := func(name, v string) string {
-		if v != "" && sensitive[name] {
-			return k.hmacValue(v)
+}
+
+// maxStackFields is how many Fields keys appendEvent sorts without a heap
+// allocation; events carry a handful at most.
+const maxStackFields = 8
+
+// appendEvent appends ev's JSON object to dst, with sensitive values replaced
+// by their HMAC; ev.Time must be set. The bytes are exactly those
+// encoding/json.Marshal produced for this object in earlier versions (fields
+// in topFields order, empty ones left out, Fields keys sorted bytewise, strings
+// escaped as appendJSONString does), so a log keeps one format across
+// versions. The JSON is built by hand because Marshal's reflection, map copy
+// and key sort were most of the CPU and allocations of Log.
+func appendEvent(dst []byte, ev *Event, sensitive map[string]bool, k *keys) []byte {
+	// Time is "time" in UTC, RFC 3339 with nanoseconds. Its only bytes are
+	// digits, '-', ':', '.', 'T' and 'Z' (a year beyond 9999 just has more
+	// digits), none of which JSON escapes, so it is appended as it is.
+	dst = append(dst, `{"time":"`...)
+	dst = ev.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, '"')
+
+	vals := ev.topValues()
+	for i, name := range topFields {
+		v := vals[i]
+		if v == "" { // omitted, as omitempty did
+			continue
 		}
-		return v
+		dst = append(dst, ',', '"')
+		dst = append(dst, name...) // plain ASCII, nothing to escape
+		dst = append(dst, '"', ':')
+		dst = appendValue(dst, name, v, sensitive, k)
 	}
-	out := eventJSON{
-		Time:      t.UTC().Format(time.RFC3339Nano),
-		RequestID: hide("request_id", ev.RequestID),
-		Subject:   hide("subject", ev.Subject),
-		Tenant:    hide("tenant", ev.Tenant),
-		Operation: hide("operation", ev.Operation),
-		ObjectID:  hide("object_id", ev.ObjectID),
-		Result:    hide("result", ev.Result),
-		Reason:    hide("reason", ev.Reason),
-		Rule:      hide("rule", ev.Rule),
-		Remote:    hide("remote", ev.Remote),
+
+	if len(ev.Fields) == 0 {
+		return append(dst, '}')
 	}
-	if len(ev.Fields) > 0 {
-		out.Fields = make(map[string]string, len(ev.Fields))
-		for name, v := range ev.Fields {
-			out.Fields[name] = hide(name, v)
+	var stack [maxStackFields]string
+	names := stack[:0]
+	for name := range ev.Fields {
+		names = append(names, name)
+	}
+	// Bytewise order of the raw keys, as encoding/json sorts map keys.
+	slices.Sort(names)
+	dst = append(dst, `,"fields":{`...)
+	for i, name := range names {
+		if i > 0 {
+			dst = append(dst, ',')
 		}
+		dst = appendJSONString(dst, name)
+		dst = append(dst, ':')
+		dst = appendValue(dst, name, ev.Fields[name], sensitive, k)
 	}
-	// Map keys are sorted by encoding/json, so equal events encode equally.
-	return json.Marshal(out)
+	return append(dst, '}', '}')
+}
+
+// appendValue appends v as a JSON string, or its HMAC token if name is
+// sensitive. An empty value stays empty: there is nothing to hide.
+func appendValue(dst []byte, name, v string, sensitive map[string]bool, k *keys) []byte {
+	if v != "" && sensitive[name] {
+		dst = append(dst, '"')
+		dst = k.appendHMACValue(dst, v) // "hmac-sha256:" and hex: no escaping
+		return append(dst, '"')
+	}
+	return appendJSONString(dst, v)
+}
+
+// jsonPlain tells which ASCII bytes appendJSONString copies as they are.
+var jsonPlain = func() (plain [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		plain[c] = true
+	}
+	for _, c := range `"\<>&` {
+		plain[c] = false
+	}
+	return plain
+}()
+
+// appendJSONString appends s as a quoted JSON string (RFC 8259 §7), escaped
+// exactly as encoding/json.Marshal escapes strings, because records written
+// by Marshal must keep the same bytes for the same event:
+//   - '"' and backslash are backslash-escaped; \b \f \n \r \t use their short
+//     forms, and every other byte below 0x20 is \u00XX (lower-case hex). So a
+//     hostile value cannot end the line and forge a record.
+//   - '<', '>' and '&' are \u003c, \u003e and \u0026 (Marshal's HTML-safe
+//     default).
+//   - U+2028 and U+2029 are \u2028 and \u2029.
+//   - Each byte that is not part of valid UTF-8 becomes \ufffd.
+//
+// Everything else, including DEL and valid multi-byte UTF-8, is copied.
+func appendJSONString(dst []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	copied := 0 // s[:copied] is already in dst
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonPlain[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[copied:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default: // other control bytes, '<', '>', '&'
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			copied = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1: // not UTF-8
+			dst = append(dst, s[copied:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[copied:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		copied = i
+	}
+	dst = append(dst, s[copied:]...)
+	return append(dst, '"')
 }

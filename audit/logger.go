@@ -61,8 +61,9 @@ type Logger struct {
 
 	mu      sync.Mutex
 	seq     uint64 // last sequence number handed out
-	lastMAC string // mac of record seq
+	lastMAC []byte // mac of record seq in hex; nil before the first record
 	pending *batch // records waiting for the flusher
+	spare   []byte // a written batch's buffer, empty, for the next batch
 	failed  error  // first sink failure; sticky
 	closed  bool
 	headSeq uint64 // last durable record
@@ -80,9 +81,31 @@ type Logger struct {
 type batch struct {
 	buf     []byte
 	lastSeq uint64
-	lastMAC string
+	lastMAC [macHexLen]byte
 	done    chan struct{} // closed once err is set
 	err     error
+}
+
+// maxSpareBatch bounds the batch buffer a Logger keeps between batches: a
+// burst of large records should not pin its memory for good.
+const maxSpareBatch = 256 << 10
+
+// maxPooledEventBuf bounds the event buffers kept in eventBufs, for the same
+// reason: a rare 64 KiB event should not keep 64 KiB per pool slot.
+const maxPooledEventBuf = 4 << 10
+
+// eventBufs holds buffers for an event's JSON between its encoding and its
+// copy into a batch.
+var eventBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+func putEventBuf(p *[]byte) {
+	if cap(*p) > maxPooledEventBuf {
+		return
+	}
+	// The JSON may hold values the caller did not mean to keep around.
+	clear(*p)
+	*p = (*p)[:0]
+	eventBufs.Put(p)
 }
 
 // New returns a Logger writing to sink under key (at least MinKeySize bytes;
@@ -125,7 +148,7 @@ func New(sink Sink, key []byte, opts ...Option) (*Logger, error) {
 				return nil, fmt.Errorf("%w: %slast record: %s; run `kmipd audit verify` and move the file aside to start a new log",
 					ErrCorrupt, sinkName(sink), reason)
 			}
-			l.seq, l.lastMAC = meta.Seq, mac
+			l.seq, l.lastMAC = meta.Seq, []byte(mac)
 			l.headSeq, l.headMAC = meta.Seq, mac
 		}
 	}
@@ -142,42 +165,13 @@ func (l *Logger) Log(ctx context.Context, ev Event) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("audit: %s: %w", opName(ev), err)
 	}
-	l.keyMu.RLock()
-	if l.keys == nil {
-		l.keyMu.RUnlock()
-		return ErrClosed
+	if ev.Time.IsZero() {
+		ev.Time = time.Now() // ev is our copy; the caller's is untouched
 	}
-	ej, err := encodeEvent(ev, time.Now(), l.sensitive, l.keys)
-	l.keyMu.RUnlock()
+	b, seq, err := l.add(&ev)
 	if err != nil {
-		return fmt.Errorf("audit: encode %s: %w", opName(ev), err)
+		return err
 	}
-
-	l.mu.Lock()
-	switch {
-	case l.closed:
-		l.mu.Unlock()
-		return ErrClosed
-	case l.failed != nil:
-		l.mu.Unlock()
-		return fmt.Errorf("%w: %w", ErrFailed, l.failed)
-	}
-	if n := recordSize(ej, l.lastMAC); n > MaxRecordSize {
-		l.mu.Unlock()
-		return fmt.Errorf("%w: %s record would be %d bytes, limit %d", ErrRecordTooLarge, opName(ev), n, MaxRecordSize)
-	}
-	b := l.pending
-	if b == nil {
-		b = &batch{done: make(chan struct{})}
-		l.pending = b
-	}
-	seq := l.seq + 1
-	// keys cannot be cleared here: Close sets closed (checked above under mu)
-	// before it clears them, and clears them under mu.
-	b.buf, l.lastMAC = l.keys.appendRecord(b.buf, seq, ej, l.lastMAC)
-	l.seq = seq
-	b.lastSeq, b.lastMAC = seq, l.lastMAC
-	l.mu.Unlock()
 
 	select {
 	case l.kick <- struct{}{}:
@@ -192,6 +186,50 @@ func (l *Logger) Log(ctx context.Context, ev Event) error {
 	case <-ctx.Done():
 		return fmt.Errorf("audit: record %d (%s) not confirmed durable: %w", seq, opName(ev), ctx.Err())
 	}
+}
+
+// add encodes ev and appends its record to the pending batch, returning the
+// batch and the record's seq. The event is encoded before mu is taken so that
+// concurrent callers encode in parallel; only the chaining is serial.
+func (l *Logger) add(ev *Event) (*batch, uint64, error) {
+	ejp := eventBufs.Get().(*[]byte)
+	defer putEventBuf(ejp)
+	l.keyMu.RLock()
+	if l.keys == nil {
+		l.keyMu.RUnlock()
+		return nil, 0, ErrClosed
+	}
+	ej := appendEvent((*ejp)[:0], ev, l.sensitive, l.keys)
+	l.keyMu.RUnlock()
+	*ejp = ej
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return nil, 0, ErrClosed
+	case l.failed != nil:
+		return nil, 0, fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
+	if n := recordSize(ej, l.lastMAC); n > MaxRecordSize {
+		return nil, 0, fmt.Errorf("%w: %s record would be %d bytes, limit %d", ErrRecordTooLarge, opName(*ev), n, MaxRecordSize)
+	}
+	b := l.pending
+	if b == nil {
+		b = &batch{buf: l.spare, done: make(chan struct{})}
+		l.spare = nil
+		l.pending = b
+	}
+	seq := l.seq + 1
+	// keys cannot be cleared here: Close sets closed (checked above under mu)
+	// before it clears them, and clears them under mu.
+	var mac []byte
+	b.buf, mac = l.keys.appendRecord(b.buf, seq, ej, l.lastMAC)
+	l.lastMAC = append(l.lastMAC[:0], mac...)
+	l.seq = seq
+	b.lastSeq = seq
+	copy(b.lastMAC[:], mac)
+	return b, seq, nil
 }
 
 // sinkName names a sink that knows its path, for error messages.
@@ -241,14 +279,19 @@ func (l *Logger) flush() {
 	}
 	err := l.sink.Write(l.ctx, b.buf)
 	clear(b.buf)
-	b.buf = nil
 	l.mu.Lock()
+	// Sink.Write does not keep the buffer, so the next batch can reuse it
+	// rather than grow a new one record by record.
+	if cap(b.buf) <= maxSpareBatch {
+		l.spare = b.buf[:0]
+	}
+	b.buf = nil
 	if err != nil {
 		if l.failed == nil {
 			l.failed = err
 		}
 	} else {
-		l.headSeq, l.headMAC = b.lastSeq, b.lastMAC
+		l.headSeq, l.headMAC = b.lastSeq, string(b.lastMAC[:])
 	}
 	l.mu.Unlock()
 	b.err = err

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"strconv"
+	"sync"
 )
 
 // MaxRecordSize bounds one record, newline included. Audit records are a few
@@ -34,7 +36,30 @@ type keys struct {
 	chain []byte
 	value []byte
 	kid   string
+
+	// chainMAC is HMAC-SHA256 under chain, reset for each record rather than
+	// built anew, which saves allocations and two SHA-256 blocks per record.
+	// It is not safe for concurrent use: recordMAC's callers take turns
+	// (Logger under its mu; New and Verify use keys of their own).
+	chainMAC hash.Hash
+	// chainSum receives chainMAC's sum: a local array would escape to the
+	// heap through the hash.Hash interface.
+	chainSum []byte
+	// valueMACs holds *valueMAC for appendHMACValue, which Log calls from
+	// many goroutines at once.
+	valueMACs *sync.Pool
 }
+
+// valueMAC is an HMAC-SHA256 under keys.value with a buffer to pass it a
+// string without a heap allocation per value.
+type valueMAC struct {
+	h   hash.Hash
+	buf []byte
+	sum []byte // h's sum, kept for the same reason as keys.chainSum
+}
+
+// maxValueBuf bounds the buffer a pooled valueMAC keeps.
+const maxValueBuf = 1 << 10
 
 func deriveKeys(key []byte) (*keys, error) {
 	if len(key) < MinKeySize {
@@ -42,11 +67,17 @@ func deriveKeys(key []byte) (*keys, error) {
 	}
 	kid := derive(key, "key-id")
 	defer clear(kid)
-	return &keys{
+	k := &keys{
 		chain: derive(key, "chain"),
 		value: derive(key, "value"),
 		kid:   hex.EncodeToString(kid[:kidHexLen/2]),
-	}, nil
+	}
+	k.chainMAC = hmac.New(sha256.New, k.chain)
+	k.chainSum = make([]byte, 0, sha256.Size)
+	k.valueMACs = &sync.Pool{New: func() any {
+		return &valueMAC{h: hmac.New(sha256.New, k.value), sum: make([]byte, 0, sha256.Size)}
+	}}
+	return k, nil
 }
 
 func derive(key []byte, label string) []byte {
@@ -55,34 +86,60 @@ func derive(key []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
+// clear zeroes the derived keys and drops the HMAC states built from them.
+// crypto/hmac offers no way to zero its key-derived state; dropping it
+// leaves it to the garbage collector, as every per-record HMAC was before.
+// Callers make sure no other method of k runs during or after clear.
 func (k *keys) clear() {
 	clear(k.chain)
 	clear(k.value)
+	k.chainMAC = nil
+	k.valueMACs = nil
 }
 
 // hmacValue is the correlation token for a sensitive value.
 func (k *keys) hmacValue(v string) string {
-	m := hmac.New(sha256.New, k.value)
-	m.Write([]byte(v))
-	var sum [sha256.Size]byte
-	return "hmac-sha256:" + hex.EncodeToString(m.Sum(sum[:0]))
+	return string(k.appendHMACValue(nil, v))
 }
+
+// appendHMACValue appends hmacValue(v) to dst. It is safe for concurrent use.
+func (k *keys) appendHMACValue(dst []byte, v string) []byte {
+	m := k.valueMACs.Get().(*valueMAC)
+	m.h.Reset()
+	if len(v) <= maxValueBuf {
+		m.buf = append(m.buf[:0], v...)
+		m.h.Write(m.buf)
+		clear(m.buf) // it held the sensitive value
+	} else {
+		m.h.Write([]byte(v))
+	}
+	m.sum = m.h.Sum(m.sum[:0])
+	dst = append(dst, "hmac-sha256:"...)
+	dst = hex.AppendEncode(dst, m.sum)
+	k.valueMACs.Put(m)
+	return dst
+}
+
+// closingBrace is the "}" recordMAC appends; a package variable because a
+// literal passed to the hash.Hash interface would be allocated per call.
+var closingBrace = []byte{'}'}
 
 // recordMAC computes the mac of a line's unMACed form: the bytes before the
-// mac field, then "}".
+// mac field, then "}". Calls must not overlap; see chainMAC.
 func (k *keys) recordMAC(head []byte) [sha256.Size]byte {
-	m := hmac.New(sha256.New, k.chain)
+	m := k.chainMAC
+	m.Reset()
 	m.Write(head)
-	m.Write([]byte{'}'})
-	var sum [sha256.Size]byte
-	m.Sum(sum[:0])
-	return sum
+	m.Write(closingBrace)
+	k.chainSum = m.Sum(k.chainSum[:0])
+	return [sha256.Size]byte(k.chainSum)
 }
 
-// appendRecord appends one complete line (newline included) to dst.
-// eventJSON is the event's JSON object; its braces are dropped so its fields
-// sit between the header and prev.
-func (k *keys) appendRecord(dst []byte, seq uint64, eventJSON []byte, prev string) ([]byte, string) {
+// appendRecord appends one complete line (newline included) to dst and
+// returns it with the line's mac in hex, which aliases dst: copy it before
+// dst changes. eventJSON is the event's JSON object; its braces are dropped
+// so its fields sit between the header and prev.
+func (k *keys) appendRecord(dst []byte, seq uint64, eventJSON, prev []byte) ([]byte, []byte) {
 	start := len(dst)
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, recordVersion, 10)
@@ -96,17 +153,17 @@ func (k *keys) appendRecord(dst []byte, seq uint64, eventJSON []byte, prev strin
 	dst = append(dst, prev...)
 	dst = append(dst, '"')
 	sum := k.recordMAC(dst[start:])
-	mac := hex.EncodeToString(sum[:])
 	dst = append(dst, macPrefix...)
-	dst = append(dst, mac...)
+	macStart := len(dst)
+	dst = hex.AppendEncode(dst, sum[:])
 	dst = append(dst, macEnd...)
 	dst = append(dst, '\n')
-	return dst, mac
+	return dst, dst[macStart : macStart+macHexLen]
 }
 
 // recordSize is the length appendRecord will produce, so Log can refuse an
 // oversized record before advancing the chain.
-func recordSize(eventJSON []byte, prev string) int {
+func recordSize(eventJSON, prev []byte) int {
 	const fixed = len(`{"v":`) + len(`,"seq":`) + 20 + len(`,"kid":"`) + kidHexLen + len(`",`) +
 		len(`,"prev":"`) + len(`"`) + macSuffixLen + 1
 	return fixed + 1 + len(eventJSON) - 2 + len(prev)
