@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -32,6 +33,14 @@ var fallbackVersion = V1_0
 // problem becomes a response the spec names (KMIP 1.4 §11.1, §11.43). It is
 // the one place where codec errors become Invalid Message.
 func HandleMessage(ctx context.Context, h Handler, raw []byte, opts *MessageOptions) []byte {
+	var e ttlv.Encoder
+	handleMessage(ctx, h, raw, opts, &e)
+	return e.Bytes()
+}
+
+// handleMessage is HandleMessage writing the response to e, which must be
+// empty, so that the server can reuse one buffer per connection.
+func handleMessage(ctx context.Context, h Handler, raw []byte, opts *MessageOptions, e *ttlv.Encoder) {
 	if opts == nil {
 		opts = &MessageOptions{}
 	}
@@ -41,7 +50,8 @@ func HandleMessage(ctx context.Context, h Handler, raw []byte, opts *MessageOpti
 	}
 	v, err := ttlv.Decode(raw, opts.Limits)
 	if err != nil {
-		return encodeFailure(fallbackVersion, now(), ResultReasonInvalidMessage, "message cannot be parsed")
+		appendFailure(e, fallbackVersion, now(), ResultReasonInvalidMessage, "message cannot be parsed")
+		return
 	}
 	msg, err := ParseRequestMessage(v)
 	if err != nil {
@@ -56,17 +66,24 @@ func HandleMessage(ctx context.Context, h Handler, raw []byte, opts *MessageOpti
 				}
 			}
 		}
-		return encodeFailure(ver, now(), ReasonOf(err), messageOf(err))
+		appendFailure(e, ver, now(), ReasonOf(err), messageOf(err))
+		return
 	}
 	ver, ok := Negotiate(msg.Header.ProtocolVersion)
 	if !ok {
 		// KMIP 1.4 §11.1: protocol major version mismatch.
-		return encodeFailure(ver, now(), ResultReasonInvalidMessage, "protocol version "+msg.Header.ProtocolVersion.String()+" is not supported")
+		appendFailure(e, ver, now(), ResultReasonInvalidMessage, "protocol version "+msg.Header.ProtocolVersion.String()+" is not supported")
+		return
 	}
-	resp := processBatch(ctx, h, msg, ver, opts)
+	// Most batches hold one item: its answer needs no allocation.
+	var one [1]ResponseBatchItem
+	resp := ResponseMessage{
+		Header:     ResponseHeader{ProtocolVersion: ver},
+		BatchItems: processBatch(ctx, h, msg, ver, opts, one[:0]),
+	}
 	resp.Header.TimeStamp = now()
-	out := ttlv.Marshal(resp.Value())
-	if max := msg.Header.MaximumResponseSize; max > 0 && len(out) > int(max) {
+	appendResponse(e, &resp)
+	if max := msg.Header.MaximumResponseSize; max > 0 && e.Len() > int(max) {
 		// KMIP 1.4 §11.1: Maximum Response Size exceeded: Response Too
 		// Large, for every item whose answer we cannot send.
 		for i := range resp.BatchItems {
@@ -76,34 +93,37 @@ func HandleMessage(ctx context.Context, h Handler, raw []byte, opts *MessageOpti
 			bi.ResultReason = ResultReasonResponseTooLarge
 			bi.ResultMessage = "response exceeds the maximum response size"
 		}
-		out = ttlv.Marshal(resp.Value())
+		// The response not sent may hold key material.
+		clear(e.Bytes())
+		e.Reset()
+		appendResponse(e, &resp)
 	}
-	return out
 }
 
-func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver ProtocolVersion, opts *MessageOptions) *ResponseMessage {
-	resp := &ResponseMessage{Header: ResponseHeader{ProtocolVersion: ver}}
+// processBatch answers the batch items of msg, appending the answers to
+// out, and returns the extended slice.
+func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver ProtocolVersion, opts *MessageOptions, out []ResponseBatchItem) []ResponseBatchItem {
 	opt := msg.Header.BatchErrorContinuationOption
 	switch opt {
 	case 0, BatchErrorContinuationOptionStop, BatchErrorContinuationOptionContinue, BatchErrorContinuationOptionUndo:
 	default:
-		resp.BatchItems = []ResponseBatchItem{{
+		return append(out, ResponseBatchItem{
 			ResultStatus:  ResultStatusOperationFailed,
 			ResultReason:  ResultReasonInvalidField,
 			ResultMessage: "unknown batch error continuation option " + opt.String(),
-		}}
-		return resp
+		})
 	}
 	// Undo IS supported, deliberately (the lead's decision): the mandatory
 	// OASIS vectors AX-M-1/2 send it, and the service snapshots what an
 	// item changes (service.prepareUndo). TestBatchUndo covers it.
 	// undos[i] reverses item i when an Undo batch fails (KMIP 1.4 §6.13).
 	var undos []func(context.Context) error
-	resp.BatchItems = make([]ResponseBatchItem, 0, len(msg.BatchItems))
+	out = slices.Grow(out, len(msg.BatchItems))
+	first := len(out)
 	placeholder := ""
 	for i := range msg.BatchItems {
 		item := &msg.BatchItems[i]
-		out := ResponseBatchItem{Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID}
+		ans := ResponseBatchItem{Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID}
 		var payload ttlv.Value
 		var undo func(context.Context) error
 		err := item.Err
@@ -125,22 +145,22 @@ func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver Proto
 			undos = append(undos, undo)
 		}
 		if err != nil {
-			out.ResultStatus = ResultStatusOperationFailed
-			out.ResultReason = ReasonOf(err)
-			out.ResultMessage = messageOf(err)
-			if out.ResultReason == ResultReasonGeneralFailure && opts.Logger != nil {
+			ans.ResultStatus = ResultStatusOperationFailed
+			ans.ResultReason = ReasonOf(err)
+			ans.ResultMessage = messageOf(err)
+			if ans.ResultReason == ResultReasonGeneralFailure && opts.Logger != nil {
 				opts.Logger.Error("operation failed", "operation", item.Operation.String(), "error", err)
 			}
 		} else {
-			out.ResultStatus = ResultStatusSuccess
-			out.Payload = payload
+			ans.ResultStatus = ResultStatusSuccess
+			ans.Payload = payload
 			if id, ok := producedID(item.Operation, payload); ok {
 				placeholder = id
 			}
 		}
-		resp.BatchItems = append(resp.BatchItems, out)
+		out = append(out, ans)
 		if err != nil && opt == BatchErrorContinuationOptionUndo {
-			undoBatch(ctx, resp.BatchItems[:len(resp.BatchItems)-1], undos, opts.Logger)
+			undoBatch(ctx, out[first:len(out)-1], undos, opts.Logger)
 		}
 		if err != nil && opt != BatchErrorContinuationOptionContinue {
 			// KMIP 1.4 §11.43: with Stop, items not processed are not
@@ -148,7 +168,7 @@ func processBatch(ctx context.Context, h Handler, msg *RequestMessage, ver Proto
 			break
 		}
 	}
-	return resp
+	return out
 }
 
 // undoBatch reverses the items processed before a failure, newest first
@@ -232,9 +252,10 @@ func messageOf(err error) string {
 	return "internal error"
 }
 
-// encodeFailure is the response to a message that cannot be processed: a
-// header and one batch item without Operation (KMIP 1.4 §11.1).
-func encodeFailure(ver ProtocolVersion, now time.Time, reason ResultReason, message string) []byte {
+// appendFailure writes the response to a message that cannot be
+// processed: a header and one batch item without Operation (KMIP 1.4
+// §11.1).
+func appendFailure(e *ttlv.Encoder, ver ProtocolVersion, now time.Time, reason ResultReason, message string) {
 	m := ResponseMessage{
 		Header: ResponseHeader{ProtocolVersion: ver, TimeStamp: now},
 		BatchItems: []ResponseBatchItem{{
@@ -243,11 +264,13 @@ func encodeFailure(ver ProtocolVersion, now time.Time, reason ResultReason, mess
 			ResultMessage: message,
 		}},
 	}
-	return ttlv.Marshal(m.Value())
+	appendResponse(e, &m)
 }
 
-// EncodeFailure is encodeFailure for the server's framing errors, which
+// EncodeFailure is the response to the server's framing errors, which
 // happen before a message could be decoded.
 func EncodeFailure(reason ResultReason, message string) []byte {
-	return encodeFailure(fallbackVersion, time.Now(), reason, message)
+	var e ttlv.Encoder
+	appendFailure(&e, fallbackVersion, time.Now(), reason, message)
+	return e.Bytes()
 }

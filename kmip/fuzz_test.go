@@ -83,6 +83,17 @@ func FuzzHandleMessage(f *testing.F) {
 		if _, ok := Negotiate(m.Version); !ok || m.Version.Minor > 4 || (m.Version.Major == 2 && m.Version.Minor > 1) {
 			t.Fatalf("answered in version %v, which we do not speak", m.Version)
 		}
+		// Responses are encoded without building the filtered tree; any
+		// tree the fuzzer invents must encode as its filtered copy does.
+		if v, err := ttlv.Decode(raw, ttlv.Limits{}); err == nil {
+			for _, ver := range SupportedVersions {
+				var e ttlv.Encoder
+				appendFiltered(&e, v, ver)
+				if want := ttlv.Marshal(FilterForVersion(v, ver)); !bytes.Equal(e.Bytes(), want) {
+					t.Fatalf("appendFiltered for %v differs from FilterForVersion", ver)
+				}
+			}
+		}
 	})
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,3 +194,27 @@ func wantFailure(t testing.TB, m *respMessage, ver ProtocolVersion, reason Resul
 func echoPayload(s string) ttlv.Value {
 	return Payload(ttlv.Text(TagUniqueIdentifier, s))
 }
+
+// pipeListener hands out the server end of one net.Pipe, then blocks
+// until closed.
+type pipeListener struct {
+	conns chan net.Conn
+	once  sync.Once
+	done  chan struct{}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }

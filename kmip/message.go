@@ -159,7 +159,18 @@ func ParseRequestMessage(v ttlv.Value) (*RequestMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &RequestMessage{Header: h, BatchItems: make([]RequestBatchItem, 0, len(children)-1)}
+	// Most messages carry one batch item: allocate its room with the
+	// message, once.
+	mem := &struct {
+		msg RequestMessage
+		one [1]RequestBatchItem
+	}{msg: RequestMessage{Header: h}}
+	m := &mem.msg
+	if len(children) == 2 {
+		m.BatchItems = mem.one[:0]
+	} else {
+		m.BatchItems = make([]RequestBatchItem, 0, len(children)-1)
+	}
 	for _, c := range children[1:] {
 		if c.Tag != TagBatchItem {
 			return nil, Errorf(ResultReasonInvalidMessage, "unexpected %s in request message", TagString(c.Tag))
@@ -309,10 +320,9 @@ func FilterForVersion(v ttlv.Value, ver ProtocolVersion) ttlv.Value {
 	children := v.Children()
 	var out []ttlv.Value
 	for i, c := range children {
-		_, known := LookupTag(c.Tag)
-		keep := !known || TagDefinedIn(c.Tag, ver.Major, ver.Minor)
+		keep := keptIn(c.Tag, ver)
 		fc := c
-		if keep {
+		if keep && c.Type == ttlv.TypeStructure {
 			fc = FilterForVersion(c, ver)
 		}
 		changed := !keep || (c.Type == ttlv.TypeStructure && !sameChildren(fc, c))
@@ -330,9 +340,109 @@ func FilterForVersion(v ttlv.Value, ver ProtocolVersion) ttlv.Value {
 	return ttlv.Struct(v.Tag, out...)
 }
 
+// keptIn reports whether a response in version ver may carry tag t: the
+// version defines it, or the tables do not know it (an extension). It is
+// the test of FilterForVersion, with one table look-up.
+func keptIn(t ttlv.Tag, ver ProtocolVersion) bool {
+	e, known := lookupTag(t)
+	return !known || definedIn(e.since, e.until, ver.Major, ver.Minor)
+}
+
 func sameChildren(a, b ttlv.Value) bool {
 	ac, bc := a.Children(), b.Children()
 	return len(ac) == len(bc) && (len(ac) == 0 || &ac[0] == &bc[0])
+}
+
+// appendResponse writes the encoding of m.Value() to e without building
+// the tree: every response goes through here, and the tree (and the
+// filtered copies of payloads) would be garbage as soon as it is encoded.
+// TestAppendResponseMatchesValue holds the two to the same bytes.
+func appendResponse(e *ttlv.Encoder, m *ResponseMessage) {
+	ver := m.Header.ProtocolVersion
+	// One allocation at most: the unfiltered payloads bound what filtering
+	// leaves of them, and the fixed fields of a header or item fit in 256
+	// bytes beside their variable-length texts and byte strings.
+	n := 256 + m.Header.Nonce.EncodedLen() + len(m.Header.ClientCorrelationValue) +
+		len(m.Header.ServerCorrelationValue) + 16*len(m.Header.AttestationTypes)
+	for i := range m.BatchItems {
+		b := &m.BatchItems[i]
+		n += 256 + len(b.UniqueBatchItemID) + len(b.ResultMessage) + len(b.AsynchronousCorrelationValue) +
+			b.Payload.EncodedLen() + b.MessageExtension.EncodedLen()
+	}
+	e.Grow(n)
+
+	msg := e.Begin(TagResponseMessage)
+	hdr := e.Begin(TagResponseHeader)
+	pv := e.Begin(TagProtocolVersion)
+	e.Int(TagProtocolVersionMajor, ver.Major)
+	e.Int(TagProtocolVersionMinor, ver.Minor)
+	e.End(pv)
+	e.DateTime(TagTimeStamp, m.Header.TimeStamp)
+	if !m.Header.Nonce.IsZero() && ver.AtLeast(V1_2) {
+		e.Value(m.Header.Nonce)
+	}
+	if ver.AtLeast(V1_2) {
+		for _, t := range m.Header.AttestationTypes {
+			e.Enum(TagAttestationType, uint32(t))
+		}
+	}
+	if ver.AtLeast(V1_4) {
+		if m.Header.ClientCorrelationValue != "" {
+			e.Text(TagClientCorrelationValue, m.Header.ClientCorrelationValue)
+		}
+		if m.Header.ServerCorrelationValue != "" {
+			e.Text(TagServerCorrelationValue, m.Header.ServerCorrelationValue)
+		}
+	}
+	e.Int(TagBatchCount, int32(len(m.BatchItems))) //nolint:gosec // as in Value
+	e.End(hdr)
+	for i := range m.BatchItems {
+		m.BatchItems[i].append(e, ver)
+	}
+	e.End(msg)
+}
+
+// append writes the encoding of b.value(ver) to e.
+func (b *ResponseBatchItem) append(e *ttlv.Encoder, ver ProtocolVersion) {
+	m := e.Begin(TagBatchItem)
+	if b.Operation != 0 {
+		e.Enum(TagOperation, uint32(b.Operation))
+	}
+	if b.UniqueBatchItemID != nil {
+		e.ByteString(TagUniqueBatchItemID, b.UniqueBatchItemID)
+	}
+	e.Enum(TagResultStatus, uint32(b.ResultStatus))
+	if b.ResultReason != 0 {
+		e.Enum(TagResultReason, uint32(b.ResultReason))
+	}
+	if b.ResultMessage != "" {
+		e.Text(TagResultMessage, b.ResultMessage)
+	}
+	if b.AsynchronousCorrelationValue != nil {
+		e.ByteString(TagAsynchronousCorrelationValue, b.AsynchronousCorrelationValue)
+	}
+	if !b.Payload.IsZero() {
+		appendFiltered(e, b.Payload, ver)
+	}
+	if !b.MessageExtension.IsZero() {
+		e.Value(b.MessageExtension)
+	}
+	e.End(m)
+}
+
+// appendFiltered writes the encoding of FilterForVersion(v, ver) to e.
+func appendFiltered(e *ttlv.Encoder, v ttlv.Value, ver ProtocolVersion) {
+	if v.Type != ttlv.TypeStructure {
+		e.Value(v)
+		return
+	}
+	m := e.Begin(v.Tag)
+	for _, c := range v.Children() {
+		if keptIn(c.Tag, ver) {
+			appendFiltered(e, c, ver)
+		}
+	}
+	e.End(m)
 }
 
 // fieldSet tracks the tags seen in one structure, to refuse repeated

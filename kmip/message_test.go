@@ -1,6 +1,7 @@
 package kmip
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -385,5 +386,68 @@ func TestResponseMessageValue(t *testing.T) {
 				t.Errorf("item = %+v", it)
 			}
 		})
+	}
+}
+
+// TestAppendResponseMatchesValue: the response encoder that every message
+// goes through writes exactly what encoding ResponseMessage.Value writes,
+// in every version, version filtering of payloads included.
+func TestAppendResponseMatchesValue(t *testing.T) {
+	nonce := ttlv.Struct(TagNonce, ttlv.Bytes(TagNonceID, []byte{1}), ttlv.Bytes(TagNonceValue, []byte{2}))
+	payload := Payload(
+		ttlv.Text(TagUniqueIdentifier, "a"),
+		ttlv.Text(0x540001, "extension"),
+		ttlv.Int(TagProtectionStorageMask, 1), // 2.0 only
+		ttlv.Struct(TagTemplateAttribute),     // 1.x only
+		ttlv.Struct(TagCapabilityInformation, // Batch Undo Capability: 1.4 on
+			ttlv.Bool(TagStreamingCapability, false), ttlv.Bool(TagBatchUndoCapability, true)),
+		ttlv.Bytes(TagKeyMaterial, bytes.Repeat([]byte{7}, 33)),
+		ttlv.Text(TagClientCorrelationValue, "c"), // 1.4 on
+	)
+	full := ResponseMessage{
+		Header: ResponseHeader{
+			TimeStamp:              testNow,
+			Nonce:                  nonce,
+			AttestationTypes:       []AttestationType{1, 2},
+			ClientCorrelationValue: "client",
+			ServerCorrelationValue: "server",
+		},
+		BatchItems: []ResponseBatchItem{
+			{
+				Operation:                    OperationQuery,
+				UniqueBatchItemID:            []byte{9},
+				ResultStatus:                 ResultStatusOperationFailed,
+				ResultReason:                 ResultReasonItemNotFound,
+				ResultMessage:                "gone",
+				AsynchronousCorrelationValue: []byte{5},
+				MessageExtension:             ttlv.Struct(TagMessageExtension, ttlv.Int(TagProtectionStorageMask, 1)),
+			},
+			{Operation: OperationGet, UniqueBatchItemID: []byte{}, ResultStatus: ResultStatusSuccess, Payload: payload},
+			{Operation: OperationGet, ResultStatus: ResultStatusSuccess, Payload: Payload(ttlv.Text(TagClientCorrelationValue, "c"))},
+		},
+	}
+	tests := []struct {
+		name string
+		m    ResponseMessage
+	}{
+		{"full", full},
+		{"failure", ResponseMessage{Header: ResponseHeader{TimeStamp: testNow}, BatchItems: []ResponseBatchItem{{
+			ResultStatus: ResultStatusOperationFailed, ResultReason: ResultReasonInvalidMessage, ResultMessage: "bad"}}}},
+		{"no items", ResponseMessage{Header: ResponseHeader{TimeStamp: testNow}}},
+		{"primitive payload", ResponseMessage{BatchItems: []ResponseBatchItem{{Payload: ttlv.Int(TagBatchCount, 3)}}}},
+	}
+	for _, tt := range tests {
+		for _, ver := range SupportedVersions {
+			t.Run(tt.name+"/"+ver.String(), func(t *testing.T) {
+				m := tt.m
+				m.Header.ProtocolVersion = ver
+				want := ttlv.Marshal(m.Value())
+				var e ttlv.Encoder
+				appendResponse(&e, &m)
+				if !bytes.Equal(e.Bytes(), want) {
+					t.Errorf("appendResponse =\n%x\nwant\n%x", e.Bytes(), want)
+				}
+			})
+		}
 	}
 }

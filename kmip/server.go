@@ -347,8 +347,19 @@ func (c *serverConn) serve() {
 	if maxSize <= 0 {
 		maxSize = ttlv.DefaultLimits.MaxMessageSize
 	}
+	// buf holds the request and out the response of the message being
+	// handled. Both are kept for the next message, unless larger than
+	// maxKeptBuffer, and cleared after each: a request may carry key
+	// material (Register, Encrypt) and a response too (Get).
 	var buf []byte
+	var out ttlv.Encoder
 	var hdr [8]byte
+	// A read that fails part-way leaves part of a request in buf, and a
+	// panic past the handlers a response in out.
+	defer func() {
+		clear(buf)
+		clear(out.Bytes())
+	}()
 	for {
 		// Between messages the idle timeout applies; once a header has
 		// arrived, the rest must come within the read timeout.
@@ -391,16 +402,27 @@ func (c *serverConn) serve() {
 			log.Debug("message truncated; closing", "remote", info.RemoteAddr.String(), "error", err)
 			return
 		}
-		resp := HandleMessage(ctx, s.Handler, buf, opts)
-		if !c.write(resp) {
-			return
-		}
+		handleMessage(ctx, s.Handler, buf, opts, &out)
+		ok := c.write(out.Bytes())
+		clear(buf)
+		clear(out.Bytes())
+		out.Reset()
 		// Do not pin a large buffer for the life of an idle connection.
-		if cap(buf) > 64<<10 {
+		if cap(buf) > maxKeptBuffer {
 			buf = nil
+		}
+		if cap(out.Bytes()) > maxKeptBuffer {
+			out = ttlv.Encoder{}
+		}
+		if !ok {
+			return
 		}
 	}
 }
+
+// maxKeptBuffer is the largest read or write buffer a connection keeps
+// between messages; a larger one served one big message and is dropped.
+const maxKeptBuffer = 64 << 10
 
 // Bounds of lingerClose.
 const (

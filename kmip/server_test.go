@@ -752,3 +752,95 @@ func TestServerShutdownIdleStress(t *testing.T) {
 		}
 	}
 }
+
+// TestServerClearsRequestBuffer: once a message is answered, the request
+// it came in (which may carry key material, as Register and Encrypt do) is
+// not left in the connection's read buffer.
+func TestServerClearsRequestBuffer(t *testing.T) {
+	secret := bytes.Repeat([]byte{0xA5}, 4096)
+	var seen []byte // aliases the server's read buffer
+	mux := NewServeMux()
+	mux.HandleFunc(OperationEncrypt, func(_ context.Context, req *Request) (ttlv.Value, error) {
+		d, _ := req.Payload.Child(TagData)
+		seen = d.Bytes()
+		return Payload(ttlv.Bytes(TagData, d.Bytes())), nil
+	})
+	mux.HandleFunc(OperationDiscoverVersions, DiscoverVersions)
+
+	ln := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
+	srv := &Server{Handler: mux}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	client, server := net.Pipe()
+	ln.conns <- server
+	defer func() {
+		_ = client.Close()
+		srv.Close()
+		<-serveErr
+	}()
+	roundTrip := func(req []byte) *respMessage {
+		t.Helper()
+		if _, err := client.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := ttlv.ReadMessage(client, nil, ttlv.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mustDecodeResponse(t, raw)
+	}
+	m := roundTrip(ttlv.Marshal(reqMessage(V1_4, nil, reqItem(OperationEncrypt, ttlv.Bytes(TagData, secret)))))
+	if got := m.Items[0].Payload; got.IsZero() || !bytes.Equal(got.Children()[0].Bytes(), secret) {
+		t.Fatalf("encrypt answered %+v", m.Items[0])
+	}
+	// The server has cleared its buffer before it reads the next message,
+	// which is shorter than the data's offset in the first.
+	roundTrip(discoverRequest(V1_4))
+	if len(seen) != len(secret) {
+		t.Fatalf("handler saw %d bytes", len(seen))
+	}
+	if bytes.Contains(seen, secret[:16]) {
+		t.Error("the request's data is still in the connection's read buffer")
+	}
+}
+
+// TestServerConnBuffersAcrossMessages: a connection reuses its read and
+// write buffers from one message to the next, dropping those grown past
+// maxKeptBuffer; whatever the order of sizes, every answer is its own.
+func TestServerConnBuffersAcrossMessages(t *testing.T) {
+	mux := NewServeMux()
+	mux.HandleFunc(OperationEncrypt, func(_ context.Context, req *Request) (ttlv.Value, error) {
+		d, _ := req.Payload.Child(TagData)
+		return Payload(ttlv.Bytes(TagData, bytes.Clone(d.Bytes()))), nil
+	})
+	ln := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
+	srv := &Server{Handler: mux}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	client, server := net.Pipe()
+	ln.conns <- server
+	defer func() {
+		_ = client.Close()
+		srv.Close()
+		<-serveErr
+	}()
+	for i, n := range []int{100, maxKeptBuffer + 1000, 10, 5000, 2 * maxKeptBuffer, 0, 300} {
+		data := bytes.Repeat([]byte{byte(i + 1)}, n)
+		req := ttlv.Marshal(reqMessage(V1_4, nil, reqItem(OperationEncrypt, ttlv.Bytes(TagData, data))))
+		if _, err := client.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := ttlv.ReadMessage(client, nil, ttlv.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := mustDecodeResponse(t, raw)
+		if len(m.Items) != 1 || m.Items[0].Status != ResultStatusSuccess {
+			t.Fatalf("message %d (%d bytes): %+v", i, n, m.Items)
+		}
+		got, _ := m.Items[0].Payload.Child(TagData)
+		if !bytes.Equal(got.Bytes(), data) {
+			t.Errorf("message %d (%d bytes): answer carries %d bytes", i, n, len(got.Bytes()))
+		}
+	}
+}

@@ -334,6 +334,48 @@ func TestEncoderAllocations(t *testing.T) {
 	}
 }
 
+// TestEncoderGrow: after Grow(n), writing n bytes does not reallocate;
+// Grow of nothing does nothing, and Grow keeps what was written.
+func TestEncoderGrow(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		pre      int // bytes written before Grow
+		grow     int
+		wantCap0 bool // the buffer is still unallocated after Grow
+	}{
+		{"zero on empty", 0, 0, true},
+		{"negative on empty", 0, -5, true},
+		{"small", 0, 16, false},
+		{"large", 0, 5000, false},
+		{"after content", 16, 5000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Encoder
+			for range tc.pre / 16 {
+				e.Int(tagBatchCount, 1)
+			}
+			before := bytes.Clone(e.Bytes())
+			e.Grow(tc.grow)
+			if got := cap(e.Bytes()) == 0; got != tc.wantCap0 {
+				t.Fatalf("cap after Grow(%d) = %d", tc.grow, cap(e.Bytes()))
+			}
+			if !bytes.Equal(e.Bytes(), before) {
+				t.Fatalf("Grow changed the content")
+			}
+			if tc.grow <= 0 {
+				return
+			}
+			// A Byte String of grow-8 bytes (a multiple of 8) takes grow
+			// bytes with its header.
+			first := &e.Bytes()[:1][0]
+			e.ByteString(tagKeyMaterial, make([]byte, (tc.grow-headerLen)&^7))
+			if &e.Bytes()[0] != first {
+				t.Errorf("writing %d bytes after Grow(%d) reallocated", e.Len()-tc.pre, tc.grow)
+			}
+		})
+	}
+}
+
 func TestTypeAndTagStrings(t *testing.T) {
 	for typ := TypeStructure; typ <= TypeDateTimeExtended; typ++ {
 		got, ok := ParseType(typ.String())

@@ -44,6 +44,15 @@ func (e *Encoder) grow(n int) {
 	e.start = 0
 }
 
+// Grow makes room for at least n more bytes, so that writing that much
+// does not reallocate: a caller that knows a bound on its output saves the
+// intermediate arrays (and their zeroing) of growing by doubling.
+func (e *Encoder) Grow(n int) {
+	if n > 0 {
+		e.grow(n)
+	}
+}
+
 // Bytes returns everything written so far (including what dst held).
 func (e *Encoder) Bytes() []byte { return e.buf }
 
