@@ -1,11 +1,13 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -114,5 +116,132 @@ func BenchmarkGet(b *testing.B) {
 		if _, err := s.Get(ctx, fmt.Sprintf("id-%d", i%10_000)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// aesKey is the record kmipd keeps for a generated AES-256 key: the
+// attributes service.Create sets (KMIP 1.4 §3), a Name, Cryptographic
+// Parameters, a Digest, and 40 bytes of wrapped material (AES-KWP of 32).
+func aesKey(id string) *Object {
+	t := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	o := newKey(id,
+		kmip.Attribute{Name: "Unique Identifier", Value: ttlv.Text(kmip.TagUniqueIdentifier, id)},
+		kmip.Attribute{Name: "Object Type", Value: ttlv.Enum(kmip.TagObjectType, uint32(kmip.ObjectTypeSymmetricKey))},
+		kmip.Attribute{Name: "State", Value: ttlv.Enum(kmip.TagState, uint32(kmip.StateActive))},
+		dateAttr("Initial Date", kmip.TagInitialDate, t),
+		dateAttr("Activation Date", kmip.TagActivationDate, t),
+		dateAttr("Last Change Date", kmip.TagLastChangeDate, t),
+		dateAttr("Original Creation Date", kmip.TagOriginalCreationDate, t),
+		kmip.Attribute{Name: "Fresh", Value: ttlv.Bool(kmip.TagFresh, true)},
+		kmip.Attribute{Name: "Sensitive", Value: ttlv.Bool(kmip.TagSensitive, false)},
+		kmip.Attribute{Name: "Extractable", Value: ttlv.Bool(kmip.TagExtractable, true)},
+		algAttr(algAES),
+		kmip.Attribute{Name: "Cryptographic Length", Value: ttlv.Int(kmip.TagCryptographicLength, 256)},
+		kmip.Attribute{Name: "Cryptographic Usage Mask", Value: ttlv.Int(kmip.TagCryptographicUsageMask, 0x0C)},
+		kmip.Attribute{Name: "Cryptographic Parameters", Value: ttlv.Struct(kmip.TagCryptographicParameters,
+			ttlv.Enum(kmip.TagBlockCipherMode, 9), // GCM
+			ttlv.Enum(kmip.TagPaddingMethod, 1))}, // None
+		kmip.Attribute{Name: "Digest", Value: ttlv.Struct(kmip.TagDigest,
+			ttlv.Enum(kmip.TagHashingAlgorithm, 6), // SHA-256
+			ttlv.Bytes(kmip.TagDigestValue, bytes.Repeat([]byte{0xd1}, 32)),
+			ttlv.Enum(kmip.TagKeyFormatType, 1))},
+		kmip.Attribute{Name: "Key Format Type", Value: ttlv.Enum(kmip.TagKeyFormatType, 1)},
+		nameAttr("payments/"+id),
+	)
+	o.State = kmip.StateActive
+	o.Wrapped.Blob = bytes.Repeat([]byte{0xa5}, 40)
+	o.Owner, o.Tenant = "CN=payments-service", "payments"
+	o.Created, o.Updated, o.Revision, o.seq = t, t, 3, 17
+	return o
+}
+
+// BenchmarkDecodeRecord decodes the record of a typical AES-256 key, as
+// every Get does.
+func BenchmarkDecodeRecord(b *testing.B) {
+	rec := encodeRecord(aesKey("6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab"))
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeRecord(bytes.Clone(rec)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// seedAES stores n aesKey objects "aes-<i>" in one transaction.
+func seedAES(b *testing.B, s *BoltStore, n int) {
+	b.Helper()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i := range n {
+			o := aesKey(fmt.Sprintf("aes-%d", i))
+			seq, err := tx.Bucket(bucketSeq).NextSequence()
+			if err != nil {
+				return err
+			}
+			o.seq = seq
+			if err := putObject(tx, o, encodeRecord(o), nil, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkGetAESKey: Get of a typical AES-256 key among 1,000, the call
+// every Get, Encrypt, Decrypt and Sign request makes once. The ids are
+// built beforehand so that only Get is measured.
+func BenchmarkGetAESKey(b *testing.B) {
+	const n = 1000
+	s := openBench(b)
+	seedAES(b, s, n)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("aes-%d", i)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.Get(ctx, ids[i%n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetAESKeyParallel is BenchmarkGetAESKey from every core.
+func BenchmarkGetAESKeyParallel(b *testing.B) {
+	const n = 1000
+	s := openBench(b)
+	seedAES(b, s, n)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("aes-%d", i)
+	}
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Get(ctx, ids[next.Add(1)%n]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkClone copies a decoded AES-256 key, which Get does instead of
+// BenchmarkDecodeRecord when the record has not changed.
+func BenchmarkClone(b *testing.B) {
+	o, err := decodeRecord(encodeRecord(aesKey("6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		o.Clone()
 	}
 }

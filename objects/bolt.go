@@ -44,6 +44,9 @@ type BoltStore struct {
 	// writers counts the Create, Update and Delete calls in progress; see
 	// write.
 	writers atomic.Int32
+
+	// memo spares Get the decoding of records it has decoded before.
+	memo *recordMemo
 }
 
 var _ Store = (*BoltStore)(nil)
@@ -77,7 +80,7 @@ func Open(path string, opts Options) (*BoltStore, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &BoltStore{db: db, path: path}, nil
+	return &BoltStore{db: db, path: path, memo: newRecordMemo()}, nil
 }
 
 // Close closes the database file.
@@ -222,19 +225,34 @@ func putObject(tx *bolt.Tx, o *Object, rec []byte, oldEntries []indexEntry, isNe
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // Get returns a copy of the stored object; see Store.
+//
+// Most Gets read an object that has not changed since the last one (every
+// Encrypt, Decrypt or Sign with the same key), so the decoded form is
+// memoized, checked against the stored record, and copied (see recordMemo).
 func (s *BoltStore) Get(ctx context.Context, id string) (*Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("get object %q: %w", id, err)
 	}
 	var rec []byte
+	var memoized *Object
 	err := s.db.View(func(tx *bolt.Tx) error {
+		stored := tx.Bucket(bucketObjects).Get([]byte(id))
+		if stored == nil {
+			return nil
+		}
+		if memoized = s.memo.lookup(id, stored); memoized != nil {
+			return nil
+		}
 		// bbolt's slice is only valid inside the transaction, and the
 		// decoded Object aliases what it decodes: copy first.
-		rec = bytes.Clone(tx.Bucket(bucketObjects).Get([]byte(id)))
+		rec = bytes.Clone(stored)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get object %q: %w", id, err)
+	}
+	if memoized != nil {
+		return memoized.Clone(), nil
 	}
 	if rec == nil {
 		return nil, fmt.Errorf("get object %q: %w", id, ErrNotFound)
@@ -242,6 +260,9 @@ func (s *BoltStore) Get(ctx context.Context, id string) (*Object, error) {
 	o, err := decodeRecord(rec)
 	if err != nil {
 		return nil, fmt.Errorf("get object %q: %w", id, err)
+	}
+	if s.memo.admit(id) {
+		s.memo.put(id, rec, o)
 	}
 	return o, nil
 }
@@ -258,6 +279,9 @@ func (s *BoltStore) Update(ctx context.Context, id string, fn func(o *Object) er
 		out    *Object
 		failed error
 	)
+	// The memo would miss on the new record anyway; forgetting the old one
+	// frees it (and its wrapped material) now.
+	defer s.memo.forget(id)
 	err := s.write(func(tx *bolt.Tx) error {
 		out, failed = nil, nil
 		raw := tx.Bucket(bucketObjects).Get([]byte(id))
@@ -309,6 +333,7 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("delete object %q: %w", id, err)
 	}
 	var failed error
+	defer s.memo.forget(id) // as in Update
 	err := s.write(func(tx *bolt.Tx) error {
 		failed = nil
 		objs := tx.Bucket(bucketObjects)

@@ -38,7 +38,10 @@
 // given.
 //
 // An Object is a plain value: Get and Update return a fresh copy that
-// belongs to the caller, and nothing in it aliases the database.
+// belongs to the caller, and nothing in it aliases the database. Get
+// memoizes the decoded form of the records it reads (memo.go) and answers
+// with a deep copy (Object.Clone) while the stored record is byte for byte
+// the one it was decoded from, which it checks in its read transaction.
 //
 // # Locate
 //

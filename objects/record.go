@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/kmipd/kmipd/kmip"
@@ -101,6 +102,7 @@ var errBadRecord = errors.New("malformed record")
 // decodeRecord parses a stored record. The returned Object aliases b (its
 // attribute values, Public and the wrapped blob point into it): callers that
 // keep the Object beyond a bbolt transaction pass a copy of the stored bytes.
+// Its strings do not alias b: they share one fresh allocation (see texts).
 func decodeRecord(b []byte) (*Object, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("empty record: %w", errBadRecord)
@@ -116,8 +118,10 @@ func decodeRecord(b []byte) (*Object, error) {
 		return nil, fmt.Errorf("top item is not a record: %w", errBadRecord)
 	}
 	o := &Object{}
+	var ts texts
+	ts.Grow(recordTextLen(v))
 	for _, c := range v.Children() {
-		if err := decodeField(o, c); err != nil {
+		if err := decodeField(o, c, &ts); err != nil {
 			return nil, err
 		}
 	}
@@ -127,11 +131,54 @@ func decodeRecord(b []byte) (*Object, error) {
 	return o, nil
 }
 
+// texts makes the strings of one decoded record out of a single
+// allocation: a record has some twenty of them (identifier, attribute
+// names, owner...), and one allocation each was most of decodeRecord's
+// allocations. Grow it by the total length first; a Builder never changes
+// bytes it has handed out, so each substring stays valid as it grows.
+type texts struct{ strings.Builder }
+
+// text returns a copy of v's Text String that shares the builder's memory.
+func (ts *texts) text(v ttlv.Value) string {
+	start := ts.Len()
+	ts.Write(v.Bytes())
+	return ts.String()[start:]
+}
+
+// recordTextLen is the total length of the Text Strings that decodeField
+// turns into Go strings, so that texts allocates once. It only sizes an
+// allocation: a malformed record that it miscounts is still refused by
+// decodeField.
+func recordTextLen(rec ttlv.Value) int {
+	n := 0
+	for _, c := range rec.Children() {
+		switch c.Tag {
+		case tagAttributes:
+			for _, a := range c.Children() {
+				if ak := a.Children(); len(ak) > 0 && ak[0].Type == ttlv.TypeTextString {
+					n += len(ak[0].Bytes())
+				}
+			}
+		case tagWrapped:
+			for _, k := range c.Children() {
+				if k.Type == ttlv.TypeTextString {
+					n += len(k.Bytes())
+				}
+			}
+		default:
+			if c.Type == ttlv.TypeTextString {
+				n += len(c.Bytes())
+			}
+		}
+	}
+	return n
+}
+
 // decodeField sets the field c encodes. Unknown tags are an error rather
 // than skipped: a record with fields this binary does not know was written
 // by a newer one, and silently dropping them on the next Update would lose
 // data.
-func decodeField(o *Object, c ttlv.Value) error {
+func decodeField(o *Object, c ttlv.Value, ts *texts) error {
 	t, ok := fieldTypes[c.Tag]
 	if !ok {
 		return fmt.Errorf("unknown record field %06x: %w", uint32(c.Tag), errBadRecord)
@@ -141,7 +188,7 @@ func decodeField(o *Object, c ttlv.Value) error {
 	}
 	switch c.Tag {
 	case tagID:
-		o.ID = c.Text()
+		o.ID = ts.text(c)
 	case tagObjectType:
 		o.ObjectType = kmip.ObjectType(c.Enum())
 	case tagState:
@@ -156,16 +203,16 @@ func decodeField(o *Object, c ttlv.Value) error {
 				ak[1].Tag != tagAttrIndex || ak[1].Type != ttlv.TypeInteger {
 				return fmt.Errorf("bad attribute entry: %w", errBadRecord)
 			}
-			o.Attributes = append(o.Attributes, kmip.Attribute{Name: ak[0].Text(), Index: int(ak[1].Int()), Value: ak[2]})
+			o.Attributes = append(o.Attributes, kmip.Attribute{Name: ts.text(ak[0]), Index: int(ak[1].Int()), Value: ak[2]})
 		}
 	case tagWrapped:
 		w := &WrappedMaterial{}
 		for _, k := range c.Children() {
 			switch {
 			case k.Tag == tagMasterKey && k.Type == ttlv.TypeTextString:
-				w.MasterKey = k.Text()
+				w.MasterKey = ts.text(k)
 			case k.Tag == tagMechanism && k.Type == ttlv.TypeTextString:
-				w.Mechanism = k.Text()
+				w.Mechanism = ts.text(k)
 			case k.Tag == tagBlob && k.Type == ttlv.TypeByteString:
 				w.Blob = k.Bytes()
 			case k.Tag == tagWrapLen && k.Type == ttlv.TypeInteger:
@@ -180,9 +227,9 @@ func decodeField(o *Object, c ttlv.Value) error {
 	case tagKeyFormat:
 		o.KeyFormat = c.Enum()
 	case tagOwner:
-		o.Owner = c.Text()
+		o.Owner = ts.text(c)
 	case tagTenant:
-		o.Tenant = c.Text()
+		o.Tenant = ts.text(c)
 	case tagCreated:
 		o.Created = c.Time()
 	case tagUpdated:
