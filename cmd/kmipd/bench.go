@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "version", Value: "1.4", Usage: "KMIP protocol version of the requests"},
 			&cli.Int64Flag{Name: "max-requests", Value: 1_000_000, Usage: "upper bound on requests per operation and connection count"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the keys bench creates"},
+			&cli.StringFlag{Name: "cpu-profile", Usage: "write bench's own CPU profile (go tool pprof) to `FILE`, to check that the load generator is not the bottleneck"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := benchConfigFrom(c)
@@ -87,6 +89,13 @@ func benchCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if path := c.String("cpu-profile"); path != "" {
+				stopProfile, err := startCPUProfile(path)
+				if err != nil {
+					return fail(err, "--cpu-profile names a file to create")
+				}
+				defer stopProfile()
+			}
 			rep, err := runBench(ctx, cfg)
 			if rep != nil {
 				if c.Bool("json") {
@@ -105,6 +114,23 @@ func benchCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// startCPUProfile profiles this process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path) //nolint:gosec // G304: the operator names the file on the command line
+	if err != nil {
+		return nil, fmt.Errorf("bench: --cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("bench: --cpu-profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close() // the profile is best effort; the results are printed either way
+	}, nil
 }
 
 // benchConfig is the validated command line.
