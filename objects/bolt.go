@@ -65,7 +65,15 @@ func Open(path string, opts Options) (*BoltStore, error) {
 	if opts.MaxBatchDelay <= 0 {
 		opts.MaxBatchDelay = 2 * time.Millisecond
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: opts.LockTimeout,
+		// The free-page list is derived data: bbolt can rebuild it by
+		// scanning the file at Open. Not writing it on every commit cuts
+		// the pages each commit writes (and fsyncs), which grows with the
+		// file; the hashmap form keeps allocation cheap in a large file.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("open store %s: %w (waited %v)", path, ErrLocked, opts.LockTimeout)
