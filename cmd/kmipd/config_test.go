@@ -192,6 +192,12 @@ func TestBuildConfig(t *testing.T) {
 		{"tls-client-ca", "/nonexistent/ca.pem", []string{"config key tls-client-ca", "cannot read /nonexistent/ca.pem"}},
 		{"tls-allow-client-without-eku", "true", nil},
 		{"db", "/elsewhere/k.db", nil},
+		{"pprof-listen", "0.0.0.0:6060", []string{"config key pprof-listen", "not a loopback address"}},
+		{"pprof-listen", "example.com:6060", []string{"config key pprof-listen", "not a loopback address"}},
+		{"pprof-listen", "6060", []string{"config key pprof-listen", "not a loopback address"}},
+		{"pprof-listen", "127.0.0.1:6060", nil},
+		{"pprof-listen", "[::1]:6060", nil},
+		{"pprof-listen", "localhost:0", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -234,6 +240,49 @@ func TestEnvName(t *testing.T) {
 	for _, k := range configKeys {
 		if envName(k.name) == pinEnv {
 			t.Errorf("config key %q reads the PIN variable", k.name)
+		}
+	}
+}
+
+// TestREADMEConfigReference: the README's configuration table lists every
+// key of configKeys once, in order, with its environment variable and
+// default, and nothing else.
+func TestREADMEConfigReference(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Configuration reference")
+	if !ok {
+		t.Fatal("README.md has no Configuration reference section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows [][]string
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.Trim(strings.TrimSpace(cells[i]), "`")
+		}
+		rows = append(rows, cells)
+	}
+	if len(rows) != len(configKeys) {
+		t.Errorf("README lists %d keys, configKeys has %d", len(rows), len(configKeys))
+	}
+	for i, k := range configKeys {
+		if i >= len(rows) {
+			t.Errorf("README lacks %q", k.name)
+			continue
+		}
+		def := k.def
+		if def == "" {
+			def = "—"
+		}
+		want := []string{k.name, envName(k.name), def, k.usage}
+		if len(rows[i]) != 4 || rows[i][0] != want[0] || rows[i][1] != want[1] || rows[i][2] != want[2] || rows[i][3] != want[3] {
+			t.Errorf("README row %d = %q, want %q", i+1, rows[i], want)
 		}
 	}
 }

@@ -29,7 +29,8 @@ func isLoopbackAddr(addr string) bool {
 // servePprof serves Go's profiler on addr until ctx ends. It is for
 // measuring kmipd (see `make bench` and the README's performance section),
 // off unless pprof-listen is set.
-func servePprof(ctx context.Context, addr string, log hclog.Logger) (stop func(), err error) {
+// It returns the address it listens on (addr may ask for port 0).
+func servePprof(ctx context.Context, addr string, log hclog.Logger) (bound string, stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -39,7 +40,7 @@ func servePprof(ctx context.Context, addr string, log hclog.Logger) (stop func()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -48,5 +49,5 @@ func servePprof(ctx context.Context, addr string, log hclog.Logger) (stop func()
 		}
 	}()
 	log.Info("serving Go's profiler", "addr", ln.Addr().String())
-	return func() { _ = srv.Close() }, nil
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
 }

@@ -178,7 +178,7 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 	}
 	defer stopAdmin()
 	if cfg.PprofListen != "" {
-		stopPprof, err := servePprof(ctx, cfg.PprofListen, log.Named("pprof"))
+		_, stopPprof, err := servePprof(ctx, cfg.PprofListen, log.Named("pprof"))
 		if err != nil {
 			return fail(fmt.Errorf("config key pprof-listen: %w", err), "pick a free loopback address, e.g. 127.0.0.1:6060")
 		}
