@@ -4,6 +4,10 @@ DATA_DIR ?= ./var
 FUZZTIME ?= 30s
 COUNT    ?= 10
 BASE     ?= main
+DURATION ?= 3s
+CONNS    ?= 1,4,16
+HSMLIMIT ?=
+OPS      ?=
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 GOVULNCHECK   ?= $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4
 BENCHSTAT     ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
@@ -13,7 +17,7 @@ BENCHSTAT     ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009
 SOFTHSM_MODULE ?= $(firstword $(wildcard /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so))
 TEST_ENV = KMIPD_REQUIRE_HSM=1 KMIPD_TEST_PKCS11_MODULE=$(SOFTHSM_MODULE)
 
-.PHONY: all build run test test-short race fuzz bench benchcmp lint deps vet vuln generate cover certs conformance clean
+.PHONY: all build run test test-short race fuzz bench bench-server benchcmp lint deps vet vuln generate cover certs conformance clean
 
 all: lint test build
 
@@ -39,6 +43,11 @@ fuzz:
 
 bench:
 	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./ttlv ./objects ./kmip | tee bench.out
+
+# bench-server: a fresh `kmipd dev` measured by `kmipd bench`; with
+# HSMLIMIT=<dir of the hsmlimit tool>, SoftHSM's own limit first.
+bench-server:
+	DURATION=$(DURATION) CONNS=$(CONNS) OPS=$(OPS) HSMLIMIT=$(HSMLIMIT) scripts/bench-server.sh
 
 # benchcmp BASE=<git ref>: benchstat of BASE against the working tree.
 benchcmp:
