@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -146,27 +147,46 @@ func (s *BoltStore) Create(ctx context.Context, o *Object) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("create object %q: %w", o.ID, err)
 	}
-	if err := prepareCreate(o); err != nil {
-		return fmt.Errorf("create object %q: %w", o.ID, err)
+	return s.Apply(ctx, []*Object{o}, nil)
+}
+
+// Apply writes new objects and changes to stored ones in one transaction;
+// see Store.
+func (s *BoltStore) Apply(ctx context.Context, creates []*Object, changes []Change) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write objects: %w", err)
 	}
-	// Batch may run this more than once (see doc.go): it sets every
-	// result from scratch and reports "exists" without failing the batch.
+	for _, o := range creates {
+		if err := prepareCreate(o); err != nil {
+			return fmt.Errorf("create object %q: %w", o.ID, err)
+		}
+	}
+	for _, c := range changes {
+		defer s.memo.forget(c.ID) // as in Update
+	}
+	// Failures of the objects themselves (an identifier or a name taken, a
+	// change refused) are reported through failed, not returned to Batch:
+	// returning them would make Batch rerun every other write of the
+	// batch. Batch may run this more than once (see doc.go), so every
+	// result is set from scratch.
 	var (
-		seq    uint64
-		exists bool
+		written []*Object
+		failed  error
 	)
 	err := s.write(func(tx *bolt.Tx) error {
 		var err error
-		seq, exists, err = createInTx(tx, o)
+		written, failed, err = writeInTx(tx, creates, changes)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("create object %q: %w", o.ID, err)
+		return fmt.Errorf("write objects: %w", err)
 	}
-	if exists {
-		return fmt.Errorf("create object %q: %w", o.ID, ErrExists)
+	if failed != nil {
+		return failed
 	}
-	o.seq = seq
+	for i, o := range creates {
+		o.seq = written[i].seq
+	}
 	return nil
 }
 
@@ -185,22 +205,108 @@ func prepareCreate(o *Object) error {
 	return nil
 }
 
-// createInTx stores o under the next sequence number, unless its
-// identifier is taken. It does not change o.
-func createInTx(tx *bolt.Tx, o *Object) (seq uint64, exists bool, err error) {
-	if tx.Bucket(bucketObjects).Get([]byte(o.ID)) != nil {
-		return 0, true, nil
+// pendingWrite is one object a write transaction is about to store.
+type pendingWrite struct {
+	o *Object
+	// old, oldNames and oldTenant are the stored version's index entries,
+	// Name values and Tenant; unset for a new object.
+	old       []indexEntry
+	oldNames  []string
+	oldTenant string
+	isNew     bool
+	// rec is the record of a change, encoded when it was validated; a new
+	// object's is encoded once its sequence number is known.
+	rec []byte
+}
+
+// writeInTx stores the new objects creates (unchanged: copies are stored)
+// and applies changes, as one write: it first reads and checks everything,
+// then writes only if nothing failed. It returns the objects written,
+// creates first then changes, in order. failed is the reason the objects
+// could not be written (then nothing was); err is a failure of the
+// transaction itself.
+func writeInTx(tx *bolt.Tx, creates []*Object, changes []Change) (written []*Object, failed, err error) {
+	ws := make([]*pendingWrite, 0, len(creates)+len(changes))
+	// A write names a handful of objects: a linear search is enough.
+	given := func(id string) bool {
+		return slices.ContainsFunc(ws, func(w *pendingWrite) bool { return w.o.ID == id })
 	}
-	n, err := tx.Bucket(bucketSeq).NextSequence()
+	objs := tx.Bucket(bucketObjects)
+	for _, o := range creates {
+		if given(o.ID) {
+			return nil, fmt.Errorf("create object %q: given twice: %w", o.ID, ErrConflict), nil
+		}
+		if objs.Get([]byte(o.ID)) != nil {
+			return nil, fmt.Errorf("create object %q: %w", o.ID, ErrExists), nil
+		}
+		stored := *o
+		ws = append(ws, &pendingWrite{o: &stored, isNew: true})
+	}
+	for _, c := range changes {
+		if given(c.ID) {
+			return nil, fmt.Errorf("update object %q: given twice: %w", c.ID, ErrConflict), nil
+		}
+		w, failed := changeInTx(tx, c)
+		if failed != nil {
+			return nil, failed, nil
+		}
+		ws = append(ws, w)
+	}
+	if w, err := checkNames(tx, ws); err != nil {
+		op := "update"
+		if w.isNew {
+			op = "create"
+		}
+		return nil, fmt.Errorf("%s object %q: %w", op, w.o.ID, err), nil
+	}
+	written = make([]*Object, len(ws))
+	for i, w := range ws {
+		if w.isNew {
+			if w.o.seq, err = tx.Bucket(bucketSeq).NextSequence(); err != nil {
+				return nil, nil, err
+			}
+		}
+		if w.isNew {
+			w.rec = encodeRecord(w.o)
+		}
+		if err := putObject(tx, w.o, w.rec, w.old, w.isNew); err != nil {
+			return nil, nil, err
+		}
+		written[i] = w.o
+	}
+	return written, nil, nil
+}
+
+// changeInTx reads the stored object c.ID and applies c.Fn to it, without
+// writing anything. The error is fn's own, or wraps the store's reason.
+func changeInTx(tx *bolt.Tx, c Change) (*pendingWrite, error) {
+	id := c.ID
+	raw := tx.Bucket(bucketObjects).Get([]byte(id))
+	if raw == nil {
+		return nil, fmt.Errorf("update object %q: %w", id, ErrNotFound)
+	}
+	// The object outlives the reads: it is written later in the
+	// transaction and returned to the caller. Decode a copy.
+	o, err := decodeRecord(bytes.Clone(raw))
 	if err != nil {
-		return 0, false, err
+		return nil, fmt.Errorf("update object %q: %w", id, err)
 	}
-	stored := *o
-	stored.seq = n
-	if err := putObject(tx, &stored, encodeRecord(&stored), nil, true); err != nil {
-		return 0, false, err
+	w := &pendingWrite{old: indexEntries(o), oldNames: nameValues(o), oldTenant: o.Tenant}
+	seq, created, revision := o.seq, o.Created, o.Revision
+	if err := c.Fn(o); err != nil {
+		return nil, err
 	}
-	return n, false, nil
+	if o.ID != id {
+		return nil, fmt.Errorf("update object %q: identifier changed to %q: %w", id, o.ID, ErrConflict)
+	}
+	// What the store owns is restored whatever fn did.
+	o.seq, o.Created = seq, created
+	o.Revision, o.Updated = revision+1, now()
+	if w.rec, err = validate(o); err != nil {
+		return nil, fmt.Errorf("update object %q: %w", id, err)
+	}
+	w.o = o
+	return w, nil
 }
 
 // putObject writes o's record rec and its index entries, replacing
@@ -280,9 +386,7 @@ func (s *BoltStore) Update(ctx context.Context, id string, fn func(o *Object) er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("update object %q: %w", id, err)
 	}
-	// Failures of the object itself (not found, fn's error, a bad result)
-	// are reported through failed, not returned to Batch: returning them
-	// would make Batch rerun every other write of the batch.
+	// As in Apply: the object's own failures go through failed.
 	var (
 		out    *Object
 		failed error
@@ -291,39 +395,16 @@ func (s *BoltStore) Update(ctx context.Context, id string, fn func(o *Object) er
 	// frees it (and its wrapped material) now.
 	defer s.memo.forget(id)
 	err := s.write(func(tx *bolt.Tx) error {
-		out, failed = nil, nil
-		raw := tx.Bucket(bucketObjects).Get([]byte(id))
-		if raw == nil {
-			failed = fmt.Errorf("update object %q: %w", id, ErrNotFound)
-			return nil
-		}
-		o, err := decodeRecord(bytes.Clone(raw))
-		if err != nil {
-			failed = fmt.Errorf("update object %q: %w", id, err)
-			return nil
-		}
-		oldEntries := indexEntries(o)
-		seq, created, revision := o.seq, o.Created, o.Revision
-		if err := fn(o); err != nil {
-			failed = err
-			return nil
-		}
-		if o.ID != id {
-			failed = fmt.Errorf("update object %q: identifier changed to %q: %w", id, o.ID, ErrConflict)
-			return nil
-		}
-		// What the store owns is restored whatever fn did.
-		o.seq, o.Created = seq, created
-		o.Revision, o.Updated = revision+1, now()
-		rec, err := validate(o)
-		if err != nil {
-			failed = fmt.Errorf("update object %q: %w", id, err)
-			return nil
-		}
-		if err := putObject(tx, o, rec, oldEntries, false); err != nil {
+		var (
+			written []*Object
+			err     error
+		)
+		out = nil
+		written, failed, err = writeInTx(tx, nil, []Change{{ID: id, Fn: fn}})
+		if err != nil || failed != nil {
 			return err
 		}
-		out = o
+		out = written[0]
 		return nil
 	})
 	if err != nil {

@@ -235,13 +235,14 @@ func nameOf(o *Object) string {
 
 // TestGetDuringUpdates runs Gets, which scribble over their results, against
 // Updates. Every Get must return one stored version whole: the Name
-// attribute says which revision wrote it. Run with -race.
+// attribute says which revision wrote it (prefixed with the identifier:
+// Names are unique per tenant). Run with -race.
 func TestGetDuringUpdates(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
 	const ids, updates = 3, 20
 	for i := range ids {
-		mustCreate(t, s, newKey(fmt.Sprint("k", i), nameAttr("rev-1")))
+		mustCreate(t, s, newKey(fmt.Sprint("k", i), nameAttr(fmt.Sprint("k", i, "/rev-1"))))
 	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -260,7 +261,7 @@ func TestGetDuringUpdates(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if want := fmt.Sprint("rev-", o.Revision); nameOf(o) != want {
+				if want := fmt.Sprint(o.ID, "/rev-", o.Revision); nameOf(o) != want {
 					t.Errorf("Get %s: revision %d with name %q", o.ID, o.Revision, nameOf(o))
 				}
 				scribble(o)
@@ -274,7 +275,7 @@ func TestGetDuringUpdates(t *testing.T) {
 			defer writers.Done()
 			for range updates {
 				_, err := s.Update(ctx, fmt.Sprint("k", i), func(o *Object) error {
-					o.SetAttr(nameAttr(fmt.Sprint("rev-", o.Revision+1)))
+					o.SetAttr(nameAttr(fmt.Sprint(o.ID, "/rev-", o.Revision+1)))
 					return nil
 				})
 				if err != nil {

@@ -29,8 +29,11 @@
 // # Durability and concurrency
 //
 // Every write is one bbolt read-write transaction, fsynced and committed
-// before the call returns; NoSync is never used. Create, Update and Delete
-// go through bbolt's Batch so that concurrent writers share one fsync
+// before the call returns; NoSync is never used. Apply writes several
+// objects in one transaction (a key pair, a Re-key moving names), and
+// every write that gives an object a Name checks in its own transaction
+// that no other live object of the tenant has it (names.go). Create,
+// Update, Apply and Delete go through bbolt's Batch so that concurrent writers share one fsync
 // (group commit); a write with no other in progress commits at once
 // instead of waiting MaxBatchDelay for company. Batch may run a transaction function more than once, so
 // every function handed to it is idempotent: it starts from the stored

@@ -1,6 +1,9 @@
 package objects
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Callers test them with errors.Is; the store wraps them
 // with the operation and the object's identifier.
@@ -29,4 +32,21 @@ var (
 	// ErrInvalidObject: the Object cannot be stored as given (empty or
 	// oversized identifier, an attribute without a value, ...).
 	ErrInvalidObject = errors.New("invalid object")
+
+	// ErrNameTaken: the write would give an object a Name value that
+	// another live object of the same tenant already has (KMIP 1.4 §3.2:
+	// "Names SHALL be unique within a given key management domain"). It
+	// comes wrapped in a *NameTakenError, which says which name.
+	ErrNameTaken = errors.New("name already used by another object")
 )
+
+// NameTakenError is the ErrNameTaken of one Name value, so that a caller can
+// say which name was refused: errors.As finds it, errors.Is(err,
+// ErrNameTaken) holds.
+type NameTakenError struct {
+	Name string
+}
+
+func (e *NameTakenError) Error() string { return fmt.Sprintf("name %q: %v", e.Name, ErrNameTaken) }
+
+func (e *NameTakenError) Unwrap() error { return ErrNameTaken }

@@ -3,7 +3,6 @@ package objects
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -142,14 +141,16 @@ func bulkCreate(t testing.TB, s *BoltStore, objs ...*Object) {
 			if err := prepareCreate(o); err != nil {
 				return err
 			}
-			seq, exists, err := createInTx(tx, o)
-			if err != nil {
-				return err
-			}
-			if exists {
-				return fmt.Errorf("%s: %w", o.ID, ErrExists)
-			}
-			o.seq = seq
+		}
+		written, failed, err := writeInTx(tx, objs, nil)
+		if err != nil {
+			return err
+		}
+		if failed != nil {
+			return failed
+		}
+		for i, o := range objs {
+			o.seq = written[i].seq
 		}
 		return nil
 	})

@@ -13,8 +13,10 @@ import (
 // clustered store can replace BoltStore. Every method that writes commits
 // durably before it returns.
 type Store interface {
-	// Create stores a new object. It fails with ErrExists if o.ID is taken.
-	// The store sets Revision to 1 and Updated (and Created, if zero).
+	// Create stores a new object. It fails with ErrExists if o.ID is taken,
+	// and with ErrNameTaken (see Names below) if o is live and one of its
+	// Name values is taken. The store sets Revision to 1 and Updated (and
+	// Created, if zero).
 	Create(ctx context.Context, o *Object) error
 
 	// Get returns the object, or ErrNotFound. The caller owns the result.
@@ -28,8 +30,18 @@ type Store interface {
 	// effects beyond changing that object. It runs while the store's write
 	// lock is held, so HSM calls and other slow work belong before Update.
 	// Changing o.ID is ErrConflict; changes to Revision, Created and Updated
-	// are overwritten by the store.
+	// are overwritten by the store. A Name value fn adds that is taken (see
+	// Names below) is ErrNameTaken; the names the object had are not
+	// checked again.
 	Update(ctx context.Context, id string, fn func(o *Object) error) (*Object, error)
+
+	// Apply stores the new objects creates and applies changes to stored
+	// ones in one transaction: all are written or none is. Each new object
+	// is as for Create, each change as for Update (fn may run more than
+	// once), and the Names are checked on the result of the whole
+	// transaction, so a Re-key can move a Name from the existing key to its
+	// replacement in one step. An identifier given twice is ErrConflict.
+	Apply(ctx context.Context, creates []*Object, changes []Change) error
 
 	// Delete removes the object and its index entries, or returns
 	// ErrNotFound. Destroy normally keeps the metadata (an Update that
@@ -49,6 +61,22 @@ type Store interface {
 
 	// Close releases the store. It must not be used afterwards.
 	Close() error
+}
+
+// Names: the store refuses, in the transaction that writes it, a live
+// object (one not in state Destroyed or Destroyed Compromised, archived or
+// not: what Locate finds with StorageOnLine|StorageArchival) carrying a
+// Name value that another live object of the same Tenant carries (KMIP 1.4
+// §3.2; the tenant is the key management domain, and "" is a tenant like
+// any other). A destroyed object keeps its metadata but gives up its names.
+// Checking in the writing transaction is what keeps two concurrent creates
+// from both taking one name.
+
+// Change is one Update within Apply: Fn changes the stored object ID, with
+// the same rules as Store.Update's fn.
+type Change struct {
+	ID string
+	Fn func(o *Object) error
 }
 
 // StorageStatus is the Locate Storage Status Mask (KMIP 1.4 §9.1.3.3.2,

@@ -392,9 +392,11 @@ func nameValueOf(v ttlv.Value) (string, bool) {
 // name. KMIP 1.4 §3.2: a Name "SHALL be unique within a given key
 // management domain", our domain being the tenant; §11.15/§11.16 refuse a
 // duplicate with Illegal Operation (2.0: Non Unique Name Attribute).
-// Destroyed objects keep their metadata but no longer hold the name. The
-// check and the later write are not one transaction: two concurrent
-// requests can still give one name to two objects.
+// Destroyed objects keep their metadata but no longer hold the name. This
+// is the early check, with a clear answer; the store checks again in the
+// transaction that writes (objects.ErrNameTaken, mapped by updateError),
+// which is what keeps two concurrent requests from giving one name to two
+// objects.
 func (s *Service) nameTaken(ctx context.Context, tenant, name, selfID string) (bool, error) {
 	q := objects.Query{
 		Filters: []objects.Filter{objects.Equals(attrName, ttlv.Text(0, name))},
@@ -444,9 +446,15 @@ func (s *Service) checkUniqueName(ctx context.Context, req *kmip.Request, o *obj
 		return err
 	}
 	if taken {
-		return kmip.Errorf(versionReason(req, kmip.ResultReasonIllegalOperation, kmip.ResultReasonNonUniqueNameAttribute), "name %q is used by another object", n)
+		return nameTakenError(req, n)
 	}
 	return nil
+}
+
+// nameTakenError refuses adding or setting a Name another object has:
+// KMIP 1.4 §11.15/§11.16 Illegal Operation, 2.0 Non Unique Name Attribute.
+func nameTakenError(req *kmip.Request, name string) error {
+	return kmip.Errorf(versionReason(req, kmip.ResultReasonIllegalOperation, kmip.ResultReasonNonUniqueNameAttribute), "name %q is used by another object", name)
 }
 
 // afterChange keeps the server-maintained attributes consistent after the
@@ -495,6 +503,11 @@ func checkInstanceLimits(req *kmip.Request, o *objects.Object, name string) erro
 // handler's own *kmip.Error, a value the store cannot keep (Invalid Field),
 // or a store failure.
 func updateError(req *kmip.Request, err error, id string) error {
+	var taken *objects.NameTakenError
+	if errors.As(err, &taken) {
+		// Taken meanwhile: answered as checkUniqueName does.
+		return nameTakenError(req, taken.Name)
+	}
 	if errors.Is(err, objects.ErrInvalidObject) {
 		return kmip.Errorf(versionReason(req, kmip.ResultReasonInvalidField, kmip.ResultReasonInvalidAttributeValue), "object %s: attribute value cannot be stored", id)
 	}

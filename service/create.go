@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/kmipd/kmipd/hsmbackend"
@@ -237,8 +238,11 @@ func crDropAttr(attrs []kmip.Attribute, name string) []kmip.Attribute {
 // refusal must not reveal another tenant's names (a subject without a
 // tenant competes with the objects without one). Destroyed objects keep
 // their metadata but give up their names, so a client can create a key
-// again under the name of one it destroyed. The check and the Create are
-// not one transaction: two concurrent creates of one name can both pass.
+// again under the name of one it destroyed. This check runs before any HSM
+// work so that a taken name is refused cheaply; what guarantees uniqueness
+// is the store, which checks again in the transaction that writes
+// (objects.ErrNameTaken, see crCreateObjects), so that of two concurrent
+// creates of one name only one succeeds.
 func (s *Service) crCheckNamesFree(ctx context.Context, req *kmip.Request, attrs []kmip.Attribute) error {
 	tenant := SubjectFrom(ctx).Tenant
 	for _, a := range attrs {
@@ -267,6 +271,28 @@ func (s *Service) crCheckNamesFree(ctx context.Context, req *kmip.Request, attrs
 				}
 			}
 			return crNameTaken(req, nv.Text())
+		}
+	}
+	return nil
+}
+
+// crCheckPairNames refuses a Name given to both keys of a pair (through
+// the Common attributes, or in both key-specific sets): Names are unique
+// (KMIP 1.4 §3.2), and §4.2 lists Name among the attributes "not common to
+// both keys". The store would refuse it too, after the HSM work.
+func crCheckPairNames(req *kmip.Request, priv, pub []kmip.Attribute) error {
+	for _, a := range priv {
+		if a.Name != attrName {
+			continue
+		}
+		nv, _ := a.Value.Child(kmip.TagNameValue)
+		for _, b := range pub {
+			if b.Name != attrName {
+				continue
+			}
+			if pv, _ := b.Value.Child(kmip.TagNameValue); pv.Text() == nv.Text() {
+				return crNameTaken(req, nv.Text())
+			}
 		}
 	}
 	return nil
@@ -346,21 +372,24 @@ func crSetFormat(o *objects.Object, f kmip.KeyFormatType) {
 	o.SetAttr(attr("Key Format Type", ttlv.Enum(0, uint32(f))))
 }
 
-// crCreateObjects stores new objects in order; if one fails, those already
-// stored are deleted again, so a failed Create Key Pair or Re-key leaves
-// nothing behind.
-func (s *Service) crCreateObjects(ctx context.Context, objs ...*objects.Object) error {
-	for i, o := range objs {
-		if err := s.store.Create(ctx, o); err != nil {
-			for _, done := range objs[:i] {
-				if derr := s.store.Delete(context.WithoutCancel(ctx), done.ID); derr != nil {
-					s.log.Error("cannot remove half-created object", "id", done.ID, "error", derr)
-				}
-			}
-			return storeError(err, o.ID)
-		}
+// crCreateObjects stores new objects in one store transaction, so a Create
+// Key Pair stores both keys or neither. The store refuses a Name taken
+// meanwhile (objects.ErrNameTaken): crCheckNamesFree only refuses early.
+func (s *Service) crCreateObjects(ctx context.Context, req *kmip.Request, objs ...*objects.Object) error {
+	if err := s.store.Apply(ctx, objs, nil); err != nil {
+		return crStoreError(req, err, objs[0].ID)
 	}
 	return nil
+}
+
+// crStoreError maps the error of a store write that creates objects: a
+// Name taken is answered as crCheckNamesFree does.
+func crStoreError(req *kmip.Request, err error, id string) error {
+	var taken *objects.NameTakenError
+	if errors.As(err, &taken) {
+		return crNameTaken(req, taken.Name)
+	}
+	return storeError(err, id)
 }
 
 // symmetricSpec maps a Create's Cryptographic Algorithm and Length to an
@@ -542,7 +571,7 @@ func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 	o.SetAttr(attr(attrOriginalCreationDate, ttlv.DateTime(0, now)))
 	o.SetAttr(attr(attrDigest, digest))
 	crSetFormat(o, format)
-	if err := s.crCreateObjects(ctx, o); err != nil {
+	if err := s.crCreateObjects(ctx, req, o); err != nil {
 		return ttlv.Value{}, err
 	}
 	return kmip.Payload(
@@ -820,6 +849,9 @@ func (s *Service) createKeyPairOp(ctx context.Context, req *kmip.Request) (ttlv.
 	if err != nil {
 		return ttlv.Value{}, err
 	}
+	if err := crCheckPairNames(req, privAttrs, pubAttrs); err != nil {
+		return ttlv.Value{}, err
+	}
 	if err := s.crCheckNamesFree(ctx, req, append(privAttrs[:len(privAttrs):len(privAttrs)], pubAttrs...)); err != nil {
 		return ttlv.Value{}, err
 	}
@@ -828,7 +860,7 @@ func (s *Service) createKeyPairOp(ctx context.Context, req *kmip.Request) (ttlv.
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	if err := s.crCreateObjects(ctx, priv, pub); err != nil {
+	if err := s.crCreateObjects(ctx, req, priv, pub); err != nil {
 		return ttlv.Value{}, err
 	}
 	return kmip.Payload(

@@ -436,7 +436,7 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 	for _, b := range bases {
 		o.AddAttr(attr(attrLink, crLink(kmip.LinkTypeDerivationBaseObjectLink, b.ID)))
 	}
-	if err := s.crCreateObjects(ctx, o); err != nil {
+	if err := s.crCreateObjects(ctx, req, o); err != nil {
 		return ttlv.Value{}, err
 	}
 	// KMIP 1.4 §4.6: each base object links to what was derived from it.

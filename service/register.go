@@ -109,7 +109,7 @@ func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	if err := s.crCreateObjects(ctx, o); err != nil {
+	if err := s.crCreateObjects(ctx, req, o); err != nil {
 		return ttlv.Value{}, err
 	}
 	return uidPayload(o.ID), nil

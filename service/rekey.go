@@ -143,30 +143,30 @@ func rekeyable(req *kmip.Request, old *objects.Object, want kmip.ObjectType) err
 	return nil
 }
 
-// crRetire updates an existing key after its replacement is stored: it
-// loses its names to the replacement and links to it (KMIP 1.4 §4.4).
-// If that fails, the replacements are removed again.
-func (s *Service) crRetire(ctx context.Context, now time.Time, pairs ...[2]*objects.Object) error {
-	for i, p := range pairs {
+// crReplace stores the replacements and retires the existing keys in one
+// store transaction: each existing key loses its names to its replacement
+// and links to it (KMIP 1.4 §4.4, Table 173: "all name attributes are
+// removed from the existing key"). One transaction, because the store
+// refuses two live objects with one Name (objects.ErrNameTaken): the
+// replacement may take the names only as the existing key gives them up,
+// and a failure leaves neither half done.
+func (s *Service) crReplace(ctx context.Context, req *kmip.Request, now time.Time, pairs ...[2]*objects.Object) error {
+	repls := make([]*objects.Object, 0, len(pairs))
+	retire := make([]objects.Change, 0, len(pairs))
+	for _, p := range pairs {
 		old, repl := p[0], p[1]
-		_, err := s.store.Update(ctx, old.ID, func(o *objects.Object) error {
+		repls = append(repls, repl)
+		retire = append(retire, objects.Change{ID: old.ID, Fn: func(o *objects.Object) error {
 			for _, a := range o.AttrsNamed(attrName) {
 				o.DeleteAttr(attrName, a.Index)
 			}
 			o.AddAttr(attr(attrLink, crLink(kmip.LinkTypeReplacementObjectLink, repl.ID)))
 			touch(o, now)
 			return nil
-		})
-		if err != nil {
-			// Undo: an old key left half retired is better than two keys
-			// claiming the same names.
-			for _, q := range pairs[i:] {
-				if derr := s.store.Delete(context.WithoutCancel(ctx), q[1].ID); derr != nil {
-					s.log.Error("cannot remove replacement after a failed re-key", "id", q[1].ID, "error", derr)
-				}
-			}
-			return storeError(err, old.ID)
-		}
+		}})
+	}
+	if err := s.store.Apply(ctx, repls, retire); err != nil {
+		return crStoreError(req, err, pairs[0][0].ID)
 	}
 	return nil
 }
@@ -248,10 +248,7 @@ func (s *Service) reKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Value, e
 	repl.SetAttr(attr(attrDigest, digest))
 	crSetFormat(repl, format)
 	repl.AddAttr(attr(attrLink, crLink(kmip.LinkTypeReplacedObjectLink, old.ID)))
-	if err := s.crCreateObjects(ctx, repl); err != nil {
-		return ttlv.Value{}, err
-	}
-	if err := s.crRetire(ctx, now, [2]*objects.Object{old, repl}); err != nil {
+	if err := s.crReplace(ctx, req, now, [2]*objects.Object{old, repl}); err != nil {
 		return ttlv.Value{}, err
 	}
 	return uidPayload(repl.ID), nil
@@ -320,16 +317,16 @@ func (s *Service) reKeyKeyPairOp(ctx context.Context, req *kmip.Request) (ttlv.V
 	if err != nil {
 		return ttlv.Value{}, err
 	}
+	if err := crCheckPairNames(req, privAttrs, pubAttrs); err != nil {
+		return ttlv.Value{}, err
+	}
 	priv, pub, err := s.crGeneratePair(ctx, req, privAttrs, pubAttrs, now)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
 	priv.AddAttr(attr(attrLink, crLink(kmip.LinkTypeReplacedObjectLink, oldPriv.ID)))
 	pub.AddAttr(attr(attrLink, crLink(kmip.LinkTypeReplacedObjectLink, oldPub.ID)))
-	if err := s.crCreateObjects(ctx, priv, pub); err != nil {
-		return ttlv.Value{}, err
-	}
-	if err := s.crRetire(ctx, now, [2]*objects.Object{oldPriv, priv}, [2]*objects.Object{oldPub, pub}); err != nil {
+	if err := s.crReplace(ctx, req, now, [2]*objects.Object{oldPriv, priv}, [2]*objects.Object{oldPub, pub}); err != nil {
 		return ttlv.Value{}, err
 	}
 	return kmip.Payload(
