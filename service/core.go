@@ -45,10 +45,11 @@ func (s *Service) object(ctx context.Context, req *kmip.Request, id string) (*ob
 	return o, nil
 }
 
-// targetID is the Unique Identifier a request names, or its ID Placeholder;
-// Missing Data... no: KMIP 1.4 §4: an absent identifier with no placeholder
-// is an Invalid Field? The OASIS vectors answer Item Not Found, which is
-// what we return.
+// targetID is the Unique Identifier a request names, or its ID
+// Placeholder (the request payload tables of KMIP 1.4 §4: "If omitted,
+// then the ID Placeholder value is used by the server as the Unique
+// Identifier"). With neither, the request names no object: the
+// OASIS vectors answer Item Not Found, and so do we.
 func targetID(req *kmip.Request) (string, error) {
 	id, ok := req.UniqueIdentifier()
 	if !ok || id == "" {
