@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -396,20 +398,33 @@ func TestBackup(t *testing.T) {
 
 func TestNewID(t *testing.T) {
 	s, _ := openTest(t)
-	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	seen := map[string]bool{}
+	before := time.Now().UnixMilli()
+	var last string
 	for range 1000 {
 		id, err := s.NewID(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !re.MatchString(id) {
-			t.Fatalf("NewID = %q, not a UUIDv4", id)
+			t.Fatalf("NewID = %q, not a UUIDv7", id)
 		}
 		if seen[id] {
 			t.Fatalf("NewID repeated %q", id)
 		}
 		seen[id] = true
+		// The first 48 bits are the Unix time in milliseconds, so
+		// identifiers of later objects sort after those of earlier ones,
+		// give or take the random bits within one millisecond.
+		ms, err := strconv.ParseInt(strings.ReplaceAll(id[:13], "-", ""), 16, 64)
+		if err != nil || ms < before || ms > time.Now().UnixMilli() {
+			t.Fatalf("NewID = %q: time field %d outside [%d, now]", id, ms, before)
+		}
+		if last != "" && id[:13] < last[:13] {
+			t.Fatalf("NewID %q sorts before the earlier %q", id, last)
+		}
+		last = id
 	}
 }
 
