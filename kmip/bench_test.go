@@ -3,6 +3,7 @@ package kmip
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"testing"
 
@@ -104,7 +105,9 @@ func benchServerConn(b *testing.B, h Handler, req []byte) {
 	defer func() {
 		_ = client.Close()
 		srv.Close()
-		<-serveErr
+		if err := <-serveErr; err != nil && !errors.Is(err, ErrServerClosed) {
+			b.Errorf("Serve: %v", err)
+		}
 	}()
 
 	buf := make([]byte, 0, 16<<10)

@@ -776,7 +776,9 @@ func TestServerClearsRequestBuffer(t *testing.T) {
 	defer func() {
 		_ = client.Close()
 		srv.Close()
-		<-serveErr
+		if err := <-serveErr; err != nil && !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
 	}()
 	roundTrip := func(req []byte) *respMessage {
 		t.Helper()
@@ -822,7 +824,9 @@ func TestServerConnBuffersAcrossMessages(t *testing.T) {
 	defer func() {
 		_ = client.Close()
 		srv.Close()
-		<-serveErr
+		if err := <-serveErr; err != nil && !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
 	}()
 	for i, n := range []int{100, maxKeptBuffer + 1000, 10, 5000, 2 * maxKeptBuffer, 0, 300} {
 		data := bytes.Repeat([]byte{byte(i + 1)}, n)

@@ -474,9 +474,9 @@ func (s *BoltStore) NewID(ctx context.Context) (string, error) {
 	if _, err := rand.Read(u[6:]); err != nil {
 		return "", fmt.Errorf("new object identifier: %w", err)
 	}
-	ms := uint64(time.Now().UnixMilli())
-	u[0], u[1], u[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
-	u[3], u[4], u[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
+	copy(u[:6], ms[2:])     // the low 48 bits
 	u[6] = u[6]&0x0f | 0x70 // version 7
 	u[8] = u[8]&0x3f | 0x80 // variant 10 (RFC 9562 §4.1)
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]), nil

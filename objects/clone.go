@@ -84,6 +84,8 @@ func (n *cloneCounts) add(v ttlv.Value) {
 		n.bytes += len(v.Bytes())
 	case ttlv.TypeTextString:
 		n.text += len(v.Bytes())
+	default:
+		// Numbers, booleans and dates live in the Value itself.
 	}
 }
 

@@ -141,7 +141,7 @@ type texts struct{ strings.Builder }
 // text returns a copy of v's Text String that shares the builder's memory.
 func (ts *texts) text(v ttlv.Value) string {
 	start := ts.Len()
-	ts.Write(v.Bytes())
+	_, _ = ts.Write(v.Bytes()) // strings.Builder's Write never fails
 	return ts.String()[start:]
 }
 
