@@ -436,18 +436,19 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 	for _, b := range bases {
 		o.AddAttr(attr(attrLink, crLink(kmip.LinkTypeDerivationBaseObjectLink, b.ID)))
 	}
-	if err := s.crCreateObjects(ctx, req, o); err != nil {
-		return ttlv.Value{}, err
-	}
 	// KMIP 1.4 §4.6: each base object links to what was derived from it.
-	for _, b := range bases {
-		if _, err := s.store.Update(ctx, b.ID, func(bo *objects.Object) error {
+	// The new object and those links are one write, so that a failure
+	// cannot leave a derived key its base objects do not name.
+	links := make([]objects.Change, len(bases))
+	for i, b := range bases {
+		links[i] = objects.Change{ID: b.ID, Fn: func(bo *objects.Object) error {
 			bo.AddAttr(attr(attrLink, crLink(kmip.LinkTypeDerivedKeyLink, o.ID)))
 			touch(bo, now)
 			return nil
-		}); err != nil {
-			return ttlv.Value{}, storeError(err, b.ID)
-		}
+		}}
+	}
+	if err := s.store.Apply(ctx, []*objects.Object{o}, links); err != nil {
+		return ttlv.Value{}, crStoreError(req, err, o.ID)
 	}
 	return uidPayload(o.ID), nil
 }
