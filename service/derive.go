@@ -392,6 +392,9 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 		}
 		bases[i] = o
 	}
+	if err := deriveKeyParams(method, bases[0], &params); err != nil {
+		return ttlv.Value{}, err
+	}
 	if len(bases) == 2 && params.hasData {
 		// KMIP 1.4 §11.7: "Ambiguous derivation data".
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidMessage, "derive key: derivation data given both in the parameters and as secret data")
@@ -451,6 +454,60 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 		return ttlv.Value{}, crStoreError(req, err, o.ID)
 	}
 	return uidPayload(o.ID), nil
+}
+
+// deriveKeyParams holds the request to the derivation key's own
+// Cryptographic Parameters (KMIP 1.4 §4.6): "The server SHALL verify that
+// the specified mode matches one of the instances of Cryptographic
+// Parameters set for the corresponding key. If Cryptographic Parameters
+// are omitted, then the server SHALL select the Cryptographic Parameters
+// with the lowest Attribute Index". HMAC derivation ignores them (same
+// section).
+//
+// The section goes on to refuse a key with no Cryptographic Parameters at
+// all; the OASIS vectors do not (TC-DERIVEKEY-1 registers its key without
+// them and expects HASH derivation with SHA-256 to succeed), and clients
+// follow the vectors, so a key without the attribute places no limit.
+func deriveKeyParams(method kmip.DerivationMethod, key *objects.Object, p *deriveParams) error {
+	if method == kmip.DerivationMethodHMAC {
+		return nil
+	}
+	stored := key.AttrsNamed(attrCryptoParameters)
+	if len(stored) == 0 {
+		return nil
+	}
+	if !p.hasCrypto {
+		lowest := stored[0]
+		for _, a := range stored[1:] {
+			if a.Index < lowest.Index {
+				lowest = a
+			}
+		}
+		cp, err := parseCryptoParams(lowest.Value)
+		if err != nil {
+			return kmip.Errorf(kmip.ResultReasonCryptographicFailure, "stored cryptographic parameters of %s are malformed", key.ID)
+		}
+		p.crypto, p.hasCrypto = cp, true
+		return nil
+	}
+	for _, a := range stored {
+		if cp, err := parseCryptoParams(a.Value); err == nil && deriveModeMatches(p.crypto, cp) {
+			return nil
+		}
+	}
+	return deriveInvalid("the cryptographic parameters match none of those of derivation key %s", key.ID)
+}
+
+// deriveModeMatches reports whether the request's parameters (req) name
+// the mode of one stored instance (key): every field that chooses the PRF
+// or its mode and that both give must agree. A field the key's instance
+// leaves out does not restrict the request.
+func deriveModeMatches(req, key cryptoParams) bool {
+	agree := func(r, k uint32) bool { return r == 0 || k == 0 || r == k }
+	return agree(uint32(req.alg), uint32(key.alg)) &&
+		agree(uint32(req.hash), uint32(key.hash)) &&
+		agree(uint32(req.mode), uint32(key.mode)) &&
+		agree(uint32(req.padding), uint32(key.padding))
 }
 
 // deriveTarget checks the algorithm and length of the object to derive

@@ -302,3 +302,63 @@ func TestDeriveKeyOp(t *testing.T) {
 		}
 	}
 }
+
+// TestDeriveKeyParams: the request is held to the derivation key's own
+// Cryptographic Parameters (KMIP 1.4 §4.6), except for HMAC derivation and
+// keys without the attribute (as the OASIS vectors expect).
+func TestDeriveKeyParams(t *testing.T) {
+	cpAttr := func(index int, fields ...ttlv.Value) kmip.Attribute {
+		a := attr(attrCryptoParameters, ttlv.Struct(kmip.TagCryptographicParameters, fields...))
+		a.Index = index
+		return a
+	}
+	sha := func(h kmip.HashingAlgorithm) ttlv.Value { return ttlv.Enum(kmip.TagHashingAlgorithm, uint32(h)) }
+	mode := func(m kmip.BlockCipherMode) ttlv.Value { return ttlv.Enum(kmip.TagBlockCipherMode, uint32(m)) }
+	keyWith := func(attrs ...kmip.Attribute) *objects.Object {
+		return &objects.Object{ID: "base", Attributes: attrs}
+	}
+	given := func(cp cryptoParams) deriveParams { return deriveParams{crypto: cp, hasCrypto: true} }
+	tests := []struct {
+		name     string
+		method   kmip.DerivationMethod
+		key      *objects.Object
+		p        deriveParams
+		wantErr  bool
+		wantHash kmip.HashingAlgorithm // after the call, when no error
+	}{
+		{"key without parameters: request as given", kmip.DerivationMethodHASH, keyWith(),
+			given(deriveCP(kmip.HashingAlgorithmSHA512)), false, kmip.HashingAlgorithmSHA512},
+		{"request matches the key", kmip.DerivationMethodHASH, keyWith(cpAttr(0, sha(kmip.HashingAlgorithmSHA256))),
+			given(deriveCP(kmip.HashingAlgorithmSHA256)), false, kmip.HashingAlgorithmSHA256},
+		{"request matches the second instance", kmip.DerivationMethodHASH,
+			keyWith(cpAttr(0, sha(kmip.HashingAlgorithmSHA256)), cpAttr(1, sha(kmip.HashingAlgorithmSHA512))),
+			given(deriveCP(kmip.HashingAlgorithmSHA512)), false, kmip.HashingAlgorithmSHA512},
+		{"request matches no instance", kmip.DerivationMethodHASH, keyWith(cpAttr(0, sha(kmip.HashingAlgorithmSHA256))),
+			given(deriveCP(kmip.HashingAlgorithmSHA1)), true, 0},
+		{"mode mismatch", kmip.DerivationMethodENCRYPT, keyWith(cpAttr(0, mode(kmip.BlockCipherModeCBC))),
+			given(cryptoParams{mode: kmip.BlockCipherModeECB}), true, 0},
+		{"omitted: the lowest index is used", kmip.DerivationMethodHASH,
+			keyWith(cpAttr(2, sha(kmip.HashingAlgorithmSHA512)), cpAttr(1, sha(kmip.HashingAlgorithmSHA384))),
+			deriveParams{}, false, kmip.HashingAlgorithmSHA384},
+		{"HMAC ignores them", kmip.DerivationMethodHMAC, keyWith(cpAttr(0, sha(kmip.HashingAlgorithmSHA256))),
+			given(deriveCP(kmip.HashingAlgorithmSHA1)), false, kmip.HashingAlgorithmSHA1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.p
+			err := deriveKeyParams(tt.method, tt.key, &p)
+			if tt.wantErr {
+				if kmip.ReasonOf(err) != kmip.ResultReasonInvalidField {
+					t.Fatalf("deriveKeyParams = %v, want Invalid Field", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("deriveKeyParams: %v", err)
+			}
+			if !p.hasCrypto || p.crypto.hash != tt.wantHash {
+				t.Errorf("hash after deriveKeyParams = %v (set %v), want %v", p.crypto.hash, p.hasCrypto, tt.wantHash)
+			}
+		})
+	}
+}
