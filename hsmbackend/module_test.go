@@ -3,9 +3,11 @@ package hsmbackend_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kmipd/kmipd/hsmbackend"
@@ -78,7 +80,9 @@ func TestInitDevToken(t *testing.T) {
 	}
 
 	// A fresh dev token takes the user PIN and starts without a master key.
-	label := "dev-" + strings.ReplaceAll(t.Name(), "/", "-")
+	// The module (and its tokens) outlive one run of the test under
+	// -count=N: the label carries the run's number.
+	label := fmt.Sprintf("dev-%d-%s", initDevTokenRuns.Add(1), strings.ReplaceAll(t.Name(), "/", "-"))
 	if len(label) > 32 {
 		label = label[:32]
 	}
@@ -94,6 +98,9 @@ func TestInitDevToken(t *testing.T) {
 		t.Fatalf("Open with the SO PIN as user PIN: %v", err)
 	}
 }
+
+// initDevTokenRuns numbers the runs of TestInitDevToken in this process.
+var initDevTokenRuns atomic.Int32
 
 func TestFindSoftHSMModule(t *testing.T) {
 	hsmtest.Module(t) // skips without SoftHSM
