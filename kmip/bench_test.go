@@ -3,8 +3,6 @@ package kmip
 import (
 	"bytes"
 	"context"
-	"errors"
-	"net"
 	"testing"
 
 	"github.com/kmipd/kmipd/ttlv"
@@ -96,19 +94,7 @@ func BenchmarkHandleMessageEncrypt(b *testing.B) {
 }
 
 func benchServerConn(b *testing.B, h Handler, req []byte) {
-	ln := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
-	srv := &Server{Handler: h}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	client, server := net.Pipe()
-	ln.conns <- server
-	defer func() {
-		_ = client.Close()
-		srv.Close()
-		if err := <-serveErr; err != nil && !errors.Is(err, ErrServerClosed) {
-			b.Errorf("Serve: %v", err)
-		}
-	}()
+	client := servePipe(b, h)
 
 	buf := make([]byte, 0, 16<<10)
 	roundTrip := func() []byte {

@@ -195,6 +195,26 @@ func echoPayload(s string) ttlv.Value {
 	return Payload(ttlv.Text(TagUniqueIdentifier, s))
 }
 
+// servePipe serves h on one in-memory connection (no TLS) and returns the
+// client's end; the server stops when the test ends.
+func servePipe(tb testing.TB, h Handler) net.Conn {
+	tb.Helper()
+	ln := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
+	srv := &Server{Handler: h}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	client, server := net.Pipe()
+	ln.conns <- server
+	tb.Cleanup(func() {
+		_ = client.Close()
+		srv.Close()
+		if err := <-serveErr; err != nil && !errors.Is(err, ErrServerClosed) {
+			tb.Errorf("Serve: %v", err)
+		}
+	})
+	return client
+}
+
 // pipeListener hands out the server end of one net.Pipe, then blocks
 // until closed.
 type pipeListener struct {

@@ -767,19 +767,7 @@ func TestServerClearsRequestBuffer(t *testing.T) {
 	})
 	mux.HandleFunc(OperationDiscoverVersions, DiscoverVersions)
 
-	ln := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
-	srv := &Server{Handler: mux}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	client, server := net.Pipe()
-	ln.conns <- server
-	defer func() {
-		_ = client.Close()
-		srv.Close()
-		if err := <-serveErr; err != nil && !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	client := servePipe(t, mux)
 	roundTrip := func(req []byte) *respMessage {
 		t.Helper()
 		if _, err := client.Write(req); err != nil {
@@ -815,19 +803,7 @@ func TestServerConnBuffersAcrossMessages(t *testing.T) {
 		d, _ := req.Payload.Child(TagData)
 		return Payload(ttlv.Bytes(TagData, bytes.Clone(d.Bytes()))), nil
 	})
-	ln := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
-	srv := &Server{Handler: mux}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	client, server := net.Pipe()
-	ln.conns <- server
-	defer func() {
-		_ = client.Close()
-		srv.Close()
-		if err := <-serveErr; err != nil && !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	client := servePipe(t, mux)
 	for i, n := range []int{100, maxKeptBuffer + 1000, 10, 5000, 2 * maxKeptBuffer, 0, 300} {
 		data := bytes.Repeat([]byte{byte(i + 1)}, n)
 		req := ttlv.Marshal(reqMessage(V1_4, nil, reqItem(OperationEncrypt, ttlv.Bytes(TagData, data))))
