@@ -274,7 +274,7 @@ func buildConfig(s map[string]setting) (*Config, error) {
 	}
 	if cfg.PprofListen != "" && !isLoopbackAddr(cfg.PprofListen) {
 		errs = append(errs, configError("pprof-listen", s["pprof-listen"], fmt.Sprintf("%q is not a loopback address", cfg.PprofListen),
-			"profiles expose memory contents: use 127.0.0.1:PORT or [::1]:PORT"))
+			"the profiler has no authentication: use 127.0.0.1:PORT or [::1]:PORT"))
 	}
 	if cfg.MaxMessageSize > 0 && cfg.MaxMessageSize < 1024 {
 		errs = append(errs, configError("max-message-size", s["max-message-size"], "below 1024 bytes", "no KMIP client works with less"))

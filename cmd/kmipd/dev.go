@@ -39,7 +39,7 @@ func devCommand() *cli.Command {
 			}
 			cfg.LogLevel = c.String("log-level")
 			if cfg.PprofListen = c.String("pprof-listen"); cfg.PprofListen != "" && !isLoopbackAddr(cfg.PprofListen) {
-				return fail(fmt.Errorf("--pprof-listen %q is not a loopback address", cfg.PprofListen), "use 127.0.0.1:PORT: profiles expose memory contents")
+				return fail(fmt.Errorf("--pprof-listen %q is not a loopback address", cfg.PprofListen), "use 127.0.0.1:PORT: the profiler has no authentication")
 			}
 			return runServer(c.Context, cfg, newLogger(cfg), func(addr string) { printConnectHelp(c.App.Writer, cfg, addr) })
 		},

@@ -12,8 +12,10 @@ import (
 )
 
 // isLoopbackAddr reports whether HOST:PORT names a loopback address. The
-// profiler's heap profile shows memory contents (key material included), so
-// it must never listen beyond the machine.
+// profiler has no authentication: anyone who reaches it can read the
+// process's command line, goroutine stacks and allocation sites (not
+// memory contents) and make it spend CPU on profiling, so it must never
+// listen beyond the machine.
 func isLoopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
