@@ -524,11 +524,14 @@ func (s *Service) crWrapKeyValue(ctx context.Context, req *kmip.Request, o *obje
 		f = append(f, ttlv.Enum(kmip.TagEncodingOption, uint32(ws.encoding)))
 	}
 	kwd := ttlv.Struct(kmip.TagKeyWrappingData, f...)
-	if ws.encoding == kmip.EncodingOptionNoEncoding {
-		// KMIP 1.4 §2.1.5 No Encoding: "the wrapped un-encoded value of
-		// the Byte String Key Material field in the Key Value structure";
-		// the structure stays, as TC-WRAP-3 and PyKMIP have it (TC-
-		// SENSITIVE-1 shows a Byte String Key Value instead).
+	if ws.encoding == kmip.EncodingOptionNoEncoding && !req.Version.Is2x() {
+		// KMIP 1.4 §2.1.5 No Encoding: "the encoding of the Key Material
+		// within the Key Value structure": the structure stays, holding
+		// the wrapped Key Material, as TC-WRAP-3-14 and PyKMIP have it.
+		// (TC-SENSITIVE-1-14 shows the 2.x form instead; one of the two
+		// 1.4 vectors has to lose.) In 2.x (2.0 §2.1.5, "the encoding of
+		// the Key Value before wrapping") the Key Value is the wrapped
+		// bytes themselves, as in TC-WRAP-3-20 and TC-SENSITIVE-1-20.
 		return ttlv.Struct(kmip.TagKeyValue, ttlv.Bytes(kmip.TagKeyMaterial, blob)), kwd, nil
 	}
 	return ttlv.Bytes(kmip.TagKeyValue, blob), kwd, nil

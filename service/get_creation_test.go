@@ -137,7 +137,12 @@ func creationMode(m kmip.BlockCipherMode) ttlv.Value {
 // creationWrapped returns the wrapped key and Key Wrapping Data of a Get
 // response object structure: with No Encoding the Key Material of the Key
 // Value structure (TC-WRAP-3), else the Key Value Byte String (AX-M-2).
-func creationWrapped(t *testing.T, obj ttlv.Value) (blob []byte, kwd ttlv.Value) {
+// creationWrapped returns the wrapped bytes and the Key Wrapping Data of a
+// wrapped key from Get. With No Encoding a 1.x answer keeps the Key Value
+// structure around the wrapped Key Material (KMIP 1.4 §2.1.5,
+// TC-WRAP-3-14), a 2.x answer makes the Key Value the wrapped bytes (2.0
+// §2.1.5, TC-WRAP-3-20).
+func creationWrapped(t *testing.T, ver kmip.ProtocolVersion, obj ttlv.Value) (blob []byte, kwd ttlv.Value) {
 	t.Helper()
 	kb, _ := obj.Child(kmip.TagKeyBlock)
 	// AX-M-2: Key Format Type, Key Value, Cryptographic Algorithm,
@@ -148,7 +153,7 @@ func creationWrapped(t *testing.T, obj ttlv.Value) (blob []byte, kwd ttlv.Value)
 	kv, _ := kb.Child(kmip.TagKeyValue)
 	kwd, _ = kb.Child(kmip.TagKeyWrappingData)
 	enc, _ := kwd.Child(kmip.TagEncodingOption)
-	if kmip.EncodingOption(enc.Enum()) == kmip.EncodingOptionNoEncoding {
+	if kmip.EncodingOption(enc.Enum()) == kmip.EncodingOptionNoEncoding && !ver.Is2x() {
 		m, ok := kv.Child(kmip.TagKeyMaterial)
 		if kv.Type != ttlv.TypeStructure || !ok || len(kv.Children()) != 1 {
 			t.Fatalf("no-encoding wrapped key value %v", kv)
@@ -156,7 +161,7 @@ func creationWrapped(t *testing.T, obj ttlv.Value) (blob []byte, kwd ttlv.Value)
 		return m.Bytes(), kwd
 	}
 	if kv.Type != ttlv.TypeByteString {
-		t.Fatalf("TTLV-encoded wrapped key value is a %v", kv.Type)
+		t.Fatalf("wrapped key value is a %v, want a Byte String", kv.Type)
 	}
 	return kv.Bytes(), kwd
 }
@@ -187,7 +192,7 @@ func TestCreationGetWrapped(t *testing.T) {
 		t.Run("NIST key wrap, no encoding/"+ver.String(), func(t *testing.T) {
 			// TC-WRAP-1: the RFC 3394 §4.6 vector.
 			obj := e.get(t, ver, dekID, creationWrapSpec(kekID, creationMode(kmip.BlockCipherModeNISTKeyWrap), kmip.EncodingOptionNoEncoding))
-			blob, kwd := creationWrapped(t, obj)
+			blob, kwd := creationWrapped(t, ver, obj)
 			if want := creationHex(t, "28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21"); !bytes.Equal(blob, want) {
 				t.Errorf("wrapped %x, want %x", blob, want)
 			}
@@ -199,7 +204,7 @@ func TestCreationGetWrapped(t *testing.T) {
 			// AX-M-2: no Encoding Option, so the whole Key Value is
 			// wrapped TTLV-encoded; the parameters come from the key.
 			obj := e.get(t, ver, dekID, creationWrapSpec(kekID, ttlv.Value{}, 0, attrName))
-			blob, kwd := creationWrapped(t, obj)
+			blob, kwd := creationWrapped(t, ver, obj)
 			plain, err := crKeyUnwrap(kek, blob)
 			if err != nil {
 				t.Fatal(err)
@@ -221,7 +226,7 @@ func TestCreationGetWrapped(t *testing.T) {
 		})
 		t.Run("AES key wrap with padding/"+ver.String(), func(t *testing.T) {
 			obj := e.get(t, ver, hmacID, creationWrapSpec(kekID, creationMode(kmip.BlockCipherModeAESKeyWrapPadding), kmip.EncodingOptionNoEncoding))
-			blob, _ := creationWrapped(t, obj)
+			blob, _ := creationWrapped(t, ver, obj)
 			if plain, err := crKeyUnwrapPad(kek, blob); err != nil || !bytes.Equal(plain, hmacKey) {
 				t.Errorf("unwrapped %x, %v", plain, err)
 			}
@@ -231,7 +236,7 @@ func TestCreationGetWrapped(t *testing.T) {
 				ttlv.Enum(kmip.TagPaddingMethod, uint32(kmip.PaddingMethodOAEP)),
 				ttlv.Enum(kmip.TagHashingAlgorithm, uint32(kmip.HashingAlgorithmSHA256)))
 			obj := e.get(t, ver, dekID, creationWrapSpec(rsaKEK, params, kmip.EncodingOptionNoEncoding))
-			blob, _ := creationWrapped(t, obj)
+			blob, _ := creationWrapped(t, ver, obj)
 			// KMIP 1.4 §3.6: the mask generator hash defaults to SHA-1.
 			plain, err := rsaKey.Decrypt(nil, blob, &rsa.OAEPOptions{Hash: crypto.SHA256, MGFHash: crypto.SHA1})
 			if err != nil || !bytes.Equal(plain, dek) {
