@@ -76,6 +76,9 @@ func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value
 	if err != nil {
 		return ttlv.Value{}, err
 	}
+	if attrs, err = regDropMatchingCertificateType(req, ot, fields, attrs); err != nil {
+		return ttlv.Value{}, err
+	}
 	if err := checkClientAttributes(req, ot, attrs, false); err != nil {
 		return ttlv.Value{}, err
 	}
@@ -303,6 +306,37 @@ func (s *Service) crRegisterOpaque(ctx context.Context, o *objects.Object, obj t
 	o.SetAttr(attr(attrOpaqueDataType, ttlv.Enum(0, t.Enum())))
 	o.SetAttr(attr(attrDigest, crDigest(v, 0)))
 	return nil
+}
+
+// regDropMatchingCertificateType removes a Certificate Type attribute that
+// repeats the registered certificate's own type. The server sets Certificate
+// Type (KMIP 1.4 §3.8, "Initially set by: Server"), but clients send it
+// along (TC-CERTATTR-1 and TC-PKCS12-1 expect success), and a value that
+// only restates the certificate changes nothing; one that contradicts it
+// is refused as the read-only attribute it is.
+func regDropMatchingCertificateType(req *kmip.Request, ot kmip.ObjectType, fields map[ttlv.Tag]ttlv.Value, attrs []kmip.Attribute) ([]kmip.Attribute, error) {
+	if ot != kmip.ObjectTypeCertificate {
+		return attrs, nil
+	}
+	cert, ok := fields[kmip.TagCertificate]
+	if !ok {
+		return attrs, nil
+	}
+	own, ok := cert.Child(kmip.TagCertificateType)
+	if !ok || own.Type != ttlv.TypeEnumeration {
+		return attrs, nil // registerCertificate refuses the certificate
+	}
+	out := attrs[:0:0]
+	for _, a := range attrs {
+		if a.Name != attrCertificateType {
+			out = append(out, a)
+			continue
+		}
+		if a.Value.Type != ttlv.TypeEnumeration || a.Value.Enum() != own.Enum() {
+			return nil, crReadOnly(req, a.Name)
+		}
+	}
+	return out, nil
 }
 
 // registerCertificate registers a Certificate (KMIP 1.4 §2.2.1) and sets

@@ -271,6 +271,25 @@ func TestCreationRegisterObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ver := range []kmip.ProtocolVersion{creationV14, creationV20} {
+		t.Run("certificate with its own Certificate Type/"+ver.String(), func(t *testing.T) {
+			// TC-CERTATTR-1: a client restating the certificate's type is
+			// answered like one that does not; contradicting it is refused.
+			obj := ttlv.Struct(kmip.TagCertificate,
+				ttlv.Enum(kmip.TagCertificateType, uint32(kmip.CertificateTypeX509)),
+				ttlv.Bytes(kmip.TagCertificateValue, certDER))
+			id := e.register(t, ver, kmip.ObjectTypeCertificate, obj,
+				creationA(attrCertificateType, ttlv.Enum(0, uint32(kmip.CertificateTypeX509))))
+			if n := len(e.object(t, id).AttrsNamed(attrCertificateType)); n != 1 {
+				t.Errorf("%d Certificate Type attributes, want 1", n)
+			}
+			_, err := e.call(ver, kmip.OperationRegister, creationOT(kmip.ObjectTypeCertificate), obj,
+				creationTemplate(ver, creationA(attrCertificateType, ttlv.Enum(0, uint32(kmip.CertificateTypePGP)))))
+			want := kmip.ResultReasonInvalidField
+			if ver.Is2x() {
+				want = kmip.ResultReasonAttributeReadOnly
+			}
+			creationReason(t, err, want)
+		})
 		t.Run("certificate/"+ver.String(), func(t *testing.T) {
 			obj := ttlv.Struct(kmip.TagCertificate,
 				ttlv.Enum(kmip.TagCertificateType, uint32(kmip.CertificateTypeX509)),
