@@ -140,6 +140,11 @@ func QueryHandler(info *ServerInfo) Handler {
 		}
 		if ver.AtLeast(V1_3) && want[QueryFunctionQueryProfiles] {
 			for _, p := range info.Profiles {
+				// 1.x profile names carry their KMIP version, 2.x ones do
+				// not; each version hears only the names it defines.
+				if !EnumDefinedIn(TagProfileName, uint32(p), ver.Major, ver.Minor) {
+					continue
+				}
 				out = append(out, ttlv.Struct(TagProfileInformation, ttlv.Enum(TagProfileName, uint32(p))))
 			}
 		}

@@ -93,7 +93,7 @@ func testServerInfo() *ServerInfo {
 		ServerInformation:         []ttlv.Value{ttlv.Text(0x540010, "build 1")},
 		ApplicationNamespaces:     []string{"ns1"},
 		Extensions:                []ExtensionInfo{{Name: "x-ext", Tag: 0x540010, Type: ttlv.TypeTextString}},
-		Profiles:                  []ProfileName{ProfileNameCompleteServerBasic},
+		Profiles:                  []ProfileName{ProfileNameCompleteServerBasic, ProfileNameBaselineServerBasicKMIPV14},
 		ClientRegistrationMethods: []ClientRegistrationMethod{ClientRegistrationMethodUnspecified},
 		Capabilities:              Capabilities{BatchContinue: true, DestroyAction: DestroyActionKeyMaterialDeleted},
 	}
@@ -180,8 +180,24 @@ func TestQuery(t *testing.T) {
 		},
 		{name: "RNGs not in 1.2", ver: V1_2, funcs: []QueryFunction{QueryFunctionQueryRNGs}, want: nil},
 		{
+			// Each version hears only the profile names it defines: the
+			// 2.0 name in 2.0, the "KMIP v1.4" name in 1.4.
 			name: "profiles", ver: V2_0, funcs: []QueryFunction{QueryFunctionQueryProfiles},
 			want: []ttlv.Tag{TagProfileInformation},
+			check: func(t *testing.T, p ttlv.Value) {
+				if n, _ := p.Child(TagProfileInformation); n.Children()[0].Enum() != uint32(ProfileNameCompleteServerBasic) {
+					t.Errorf("2.0 profile %v", n)
+				}
+			},
+		},
+		{
+			name: "profiles 1.4", ver: V1_4, funcs: []QueryFunction{QueryFunctionQueryProfiles},
+			want: []ttlv.Tag{TagProfileInformation},
+			check: func(t *testing.T, p ttlv.Value) {
+				if n, _ := p.Child(TagProfileInformation); n.Children()[0].Enum() != uint32(ProfileNameBaselineServerBasicKMIPV14) {
+					t.Errorf("1.4 profile %v", n)
+				}
+			},
 		},
 		{name: "profiles not in 1.2", ver: V1_2, funcs: []QueryFunction{QueryFunctionQueryProfiles}, want: nil},
 		{

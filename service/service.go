@@ -101,6 +101,7 @@ func New(opts ...Option) *Service {
 			ttlv.Text(kmip.TagProductName, "kmipd"),
 			ttlv.Text(kmip.TagServerVersion, Version),
 		},
+		Profiles: serverProfiles,
 		Capabilities: kmip.Capabilities{
 			BatchContinue: true,
 			BatchUndo:     true,
