@@ -43,7 +43,6 @@ var KnownFailures = map[string]string{
 	"kmip-1.4/testcases/TC-OTP-5-14":                     "series: the 1.4 Test Cases have no TC-OTP-SETUP file, so the one-time pad this file locates never exists; it cannot pass on a clean server",
 	"kmip-1.4/testcases/TC-PKCS12-1-14":                  "Get of a private key in Key Format Type PKCS#12 is not implemented (Key Format Type Not Supported)",
 	"kmip-1.4/testcases/TC-PKCS12-2-14":                  "Register of a PKCS#12 object answers Invalid Field where the vector expects Permission Denied",
-	"kmip-1.4/testcases/TC-Q-CREG-1-14":                  "Query Client Registration Methods answers none: kmip.ServerInfo.ClientRegistrationMethods is empty (KMIP 1.4 §4.25)",
 	"kmip-1.4/testcases/TC-Q-S2C-PROF-2-14":              "Query does not list Create Split Key and Join Split Key, which are not implemented (KMIP 1.4 §4.38, §4.39)",
 	"kmip-1.4/testcases/TC-Q-VAL-1-14":                   "Query Validation Information is not answered (KMIP 1.4 §4.25, §2.1.20)",
 	"kmip-1.4/testcases/TC-SENSITIVE-1-14":               "vectors disagree: with No Encoding this file wants the wrapped key as a Byte String Key Value (the 2.x form), TC-WRAP-3-14 wants it as the Key Material of a Key Value structure (KMIP 1.4 §2.1.5); kmipd follows TC-WRAP-3-14 and PyKMIP in 1.x",
@@ -93,6 +92,5 @@ var KnownFailures = map[string]string{
 	"kmip-1.3/testcases/TC-OTP-4-13":       "Get of a one-time pad succeeds where the vector expects Permission Denied",
 	"kmip-1.3/testcases/TC-OTP-5-13":       "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
 	"kmip-1.3/testcases/TC-OTP-SETUP-2-13": "Register of a key block without Key Value is refused (Invalid Field); TC-MDO and TC-OTP-SETUP-2 register objects whose key value stays with the client or the server",
-	"kmip-1.3/testcases/TC-Q-CREG-1-13":    "Query Client Registration Methods answers none: kmip.ServerInfo.ClientRegistrationMethods is empty (KMIP 1.4 §4.25)",
 	"kmip-1.3/testcases/TC-Q-VAL-1-13":     "Query Validation Information is not answered (KMIP 1.4 §4.25, §2.1.20)",
 }

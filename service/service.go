@@ -102,6 +102,11 @@ func New(opts ...Option) *Service {
 			ttlv.Text(kmip.TagServerVersion, Version),
 		},
 		Profiles: serverProfiles,
+		// Clients are known by certificates that chain to the configured
+		// client CA: credentials made outside KMIP and recognised by the
+		// server, which is Client Generated (KMIP 1.4 §9.1.3.2.47). kmipd
+		// neither issues credentials over KMIP nor takes registrations.
+		ClientRegistrationMethods: []kmip.ClientRegistrationMethod{kmip.ClientRegistrationMethodClientGenerated},
 		Capabilities: kmip.Capabilities{
 			BatchContinue: true,
 			BatchUndo:     true,
