@@ -123,6 +123,10 @@ func (c *comparer) message(e expected, a, req ttlv.Value) *Difference {
 	if a.Tag != kmip.TagResponseMessage || a.Type != ttlv.TypeStructure {
 		return c.diff("", "", "got %s, want a Response Message", c.describe(a))
 	}
+	a, d := c.serverCorrelation(e, a)
+	if d != nil {
+		return d
+	}
 	if h, ok := a.Child(kmip.TagResponseHeader); ok {
 		pv, _ := h.Child(kmip.TagProtocolVersion)
 		maj, _ := pv.Child(kmip.TagProtocolVersionMajor)
@@ -157,6 +161,54 @@ func (c *comparer) message(e expected, a, req ttlv.Value) *Difference {
 	// The header, and nothing but the header besides the batch items.
 	c.loose = map[ttlv.Tag]string{}
 	return c.children("", filterExpected(e.kids, kmip.TagBatchItem, false), filterActual(a.Children(), kmip.TagBatchItem))
+}
+
+// serverCorrelation applies rule server-correlation-value to the response
+// header of a: a Server Correlation Value must be a non-empty Text String;
+// it is then set to the vector's literal where the vector has one and
+// dropped where it has none, so that the rest of the header compares as
+// usual.
+func (c *comparer) serverCorrelation(e expected, a ttlv.Value) (ttlv.Value, *Difference) {
+	h, ok := a.Child(kmip.TagResponseHeader)
+	if !ok {
+		return a, nil
+	}
+	got, ok := h.Child(kmip.TagServerCorrelationValue)
+	if !ok {
+		return a, nil
+	}
+	if got.Type != ttlv.TypeTextString || got.Text() == "" {
+		return a, c.diff("ResponseHeader/ServerCorrelationValue", RuleServerCorrelation, "got %s, want a non-empty Text String", c.describe(got))
+	}
+	var want *ttlv.Value
+	for _, eh := range e.kids {
+		if eh.v.Tag != kmip.TagResponseHeader {
+			continue
+		}
+		for _, x := range eh.kids {
+			if x.v.Tag == kmip.TagServerCorrelationValue && x.ph == nil {
+				want = &x.v
+			}
+		}
+	}
+	kids := make([]ttlv.Value, 0, len(h.Children()))
+	for _, x := range h.Children() {
+		switch {
+		case x.Tag != kmip.TagServerCorrelationValue:
+			kids = append(kids, x)
+		case want != nil:
+			kids = append(kids, *want)
+		}
+	}
+	msg := make([]ttlv.Value, 0, len(a.Children()))
+	for _, x := range a.Children() {
+		if x.Tag == kmip.TagResponseHeader {
+			x = ttlv.Struct(kmip.TagResponseHeader, kids...)
+		}
+		msg = append(msg, x)
+	}
+	c.b.used[RuleServerCorrelation] = true
+	return ttlv.Struct(a.Tag, msg...), nil
 }
 
 // value compares one item.

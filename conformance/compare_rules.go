@@ -28,6 +28,7 @@ const (
 	RuleLatestResponse       = "latest-response"
 	RuleLiteralPlaceholder   = "literal-then-placeholder"
 	RuleServerIV             = "server-chosen-iv"
+	RuleServerCorrelation    = "server-correlation-value"
 	RuleRNGOutput            = "rng-output"
 	RuleGeneratedKey         = "generated-key-material"
 	RuleUnpredictable        = "unpredictable-crypto-output"
@@ -92,6 +93,9 @@ var Rules = []Rule{
 	{RuleLiteralPlaceholder, "a response literal that a later request takes back through such a placeholder",
 		"compared by type and length",
 		"it is the reference server's random output (README pattern (b))"},
+	{RuleServerCorrelation, "Server Correlation Value in a response header",
+		"must be a non-empty Text String; its value is not compared, and it may appear where the vector has none",
+		"the server chooses it and SHOULD send it (KMIP 1.4 §6.19: \"SHOULD be globally unique\"); the reference server did so in TC-CS-CORVAL only"},
 	{RuleServerIV, "Encrypt responses to a request without IV/Counter/Nonce that return one",
 		"Data, IV/Counter/Nonce and Authenticated Encryption Tag compared by type and length",
 		"the server chose the IV, so the ciphertext cannot match the reference run (README: Encrypt output when the server picks the IV)"},

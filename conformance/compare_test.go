@@ -11,7 +11,7 @@ import (
 )
 
 // respXML wraps batch item contents in a 1.4 (or 2.0) response message.
-func respXML(ver, item string) string {
+func respXML(ver, item, header string) string {
 	minor := "4"
 	major := "1"
 	switch ver {
@@ -22,7 +22,7 @@ func respXML(ver, item string) string {
 	}
 	return `<ResponseMessage><ResponseHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="` + major +
 		`"/><ProtocolVersionMinor type="Integer" value="` + minor + `"/></ProtocolVersion>` +
-		`<TimeStamp type="DateTime" value="$TS"/><BatchCount type="Integer" value="1"/></ResponseHeader>` +
+		`<TimeStamp type="DateTime" value="$TS"/>` + header + `<BatchCount type="Integer" value="1"/></ResponseHeader>` +
 		`<BatchItem>` + item + `</BatchItem></ResponseMessage>`
 }
 
@@ -40,6 +40,8 @@ type compareCase struct {
 	req      string // request payload
 	want     string // expected batch item contents
 	got      string // actual batch item contents
+	wantHdr  string // expected extra header fields, before Batch Count
+	gotHdr   string // actual extra header fields
 	bind     map[string]string
 	setOps   []kmip.Operation
 	chosen   []ttlv.Tag
@@ -52,11 +54,11 @@ type compareCase struct {
 func runCompareCase(t *testing.T, tt compareCase) (*Difference, *bindings) {
 	t.Helper()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	exp, err := parseExpected([]byte(strings.ReplaceAll(respXML(tt.ver, tt.want), "$TS", "$NOW")), testNames)
+	exp, err := parseExpected([]byte(strings.ReplaceAll(respXML(tt.ver, tt.want, tt.wantHdr), "$TS", "$NOW")), testNames)
 	if err != nil {
 		t.Fatalf("expected: %v", err)
 	}
-	act, err := ttlv.UnmarshalXML([]byte(strings.ReplaceAll(respXML(tt.ver, tt.got), "$TS", now.Format(time.RFC3339))), testNames)
+	act, err := ttlv.UnmarshalXML([]byte(strings.ReplaceAll(respXML(tt.ver, tt.got, tt.gotHdr), "$TS", now.Format(time.RFC3339))), testNames)
 	if err != nil {
 		t.Fatalf("actual: %v", err)
 	}
@@ -133,6 +135,17 @@ func TestCompare(t *testing.T) {
 	}
 	tests := []compareCase{
 		{name: "identical", op: "Create", want: okItem, got: okItem},
+		{name: "server correlation value the vector lacks", op: "Create", want: okItem, got: okItem,
+			gotHdr: `<ServerCorrelationValue type="TextString" value="0a1b2c-9"/>`},
+		{name: "server correlation value is the server's", op: "Create", want: okItem, got: okItem,
+			wantHdr: `<ServerCorrelationValue type="TextString" value="8034DA-1"/>`,
+			gotHdr:  `<ServerCorrelationValue type="TextString" value="0a1b2c-9"/>`},
+		{name: "server correlation value must be text", op: "Create", want: okItem, got: okItem,
+			gotHdr:   `<ServerCorrelationValue type="Integer" value="9"/>`,
+			wantDiff: "want a non-empty Text String", wantRule: RuleServerCorrelation},
+		{name: "server correlation value the server lacks", op: "Create", want: okItem, got: okItem,
+			wantHdr:  `<ServerCorrelationValue type="TextString" value="8034DA-1"/>`,
+			wantDiff: "ServerCorrelationValue"},
 		{name: "result message is free text", op: "Create",
 			want: failItem + `<ResultMessage type="TextString" value="DENIED"/>`,
 			got:  failItem + `<ResultMessage type="TextString" value="object is active"/>`},

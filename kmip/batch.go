@@ -75,10 +75,22 @@ func handleMessage(ctx context.Context, h Handler, raw []byte, opts *MessageOpti
 		appendFailure(e, ver, now(), ResultReasonInvalidMessage, "protocol version "+msg.Header.ProtocolVersion.String()+" is not supported")
 		return
 	}
+	// KMIP 1.4 §6.19: every 1.4+ request gets a Server Correlation Value,
+	// which the handlers log. The response carries it only to a client
+	// that sent a Client Correlation Value (§6.18), so knows the pair:
+	// PyKMIP's 1.4 parser rejects a response header with one it did not
+	// ask for ("expected 0x42000d, received 0x420106").
+	var correlation string
+	if ver.AtLeast(V1_4) {
+		msg.Header.ServerCorrelationValue = newServerCorrelationValue()
+		if msg.Header.ClientCorrelationValue != "" {
+			correlation = msg.Header.ServerCorrelationValue
+		}
+	}
 	// Most batches hold one item: its answer needs no allocation.
 	var one [1]ResponseBatchItem
 	resp := ResponseMessage{
-		Header:     ResponseHeader{ProtocolVersion: ver},
+		Header:     ResponseHeader{ProtocolVersion: ver, ServerCorrelationValue: correlation},
 		BatchItems: processBatch(ctx, h, msg, ver, opts, one[:0]),
 	}
 	resp.Header.TimeStamp = now()

@@ -575,3 +575,55 @@ func TestEncodeFailure(t *testing.T) {
 		t.Errorf("framing: declared %d, have %d", n, len(raw)-8)
 	}
 }
+
+// TestServerCorrelationValue: every 1.4+ request carries a fresh Server
+// Correlation Value to its handlers (KMIP 1.4 §6.19: logged with each
+// request); the response carries it only to a client that sent a Client
+// Correlation Value, because PyKMIP rejects one it did not ask for.
+func TestServerCorrelationValue(t *testing.T) {
+	var seen []string
+	mux := NewServeMux()
+	mux.HandleFunc(OperationActivate, func(_ context.Context, req *Request) (ttlv.Value, error) {
+		seen = append(seen, req.Header.ServerCorrelationValue)
+		return ttlv.Value{}, nil
+	})
+	withClient := []ttlv.Value{ttlv.Text(TagClientCorrelationValue, "client-1")}
+	tests := []struct {
+		name       string
+		ver        ProtocolVersion
+		header     []ttlv.Value
+		wantLogged bool
+		wantSent   bool
+	}{
+		{"1.4 with a client value", V1_4, withClient, true, true},
+		{"1.4 without", V1_4, nil, true, false},
+		{"2.0 with a client value", V2_0, withClient, true, true},
+		{"1.3", V1_3, nil, false, false},
+	}
+	values := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seen = nil
+			m := handle(t, mux, reqMessage(tt.ver, tt.header, reqItem(OperationActivate, uid("a"))))
+			if len(seen) != 1 {
+				t.Fatalf("handler ran %d times", len(seen))
+			}
+			if logged := seen[0] != ""; logged != tt.wantLogged {
+				t.Fatalf("handler saw server correlation value %q, want one: %v", seen[0], tt.wantLogged)
+			}
+			sent, ok := m.Header.Child(TagServerCorrelationValue)
+			if ok != tt.wantSent {
+				t.Fatalf("response header has a server correlation value: %v, want %v", ok, tt.wantSent)
+			}
+			if ok && sent.Text() != seen[0] {
+				t.Errorf("response says %q, handler saw %q", sent.Text(), seen[0])
+			}
+			if seen[0] != "" {
+				if values[seen[0]] {
+					t.Errorf("server correlation value %q handed out twice", seen[0])
+				}
+				values[seen[0]] = true
+			}
+		})
+	}
+}

@@ -10,9 +10,13 @@ import (
 // Table 284; 2.0 §8.2 Table 395). Fields a request left out hold their zero
 // value; the Has* flags tell absence from an explicit false.
 type RequestHeader struct {
-	ProtocolVersion              ProtocolVersion
-	MaximumResponseSize          int32 // 0: no limit requested
-	ClientCorrelationValue       string
+	ProtocolVersion        ProtocolVersion
+	MaximumResponseSize    int32 // 0: no limit requested
+	ClientCorrelationValue string
+	// ServerCorrelationValue is set by HandleMessage for 1.4 and later
+	// (§6.19), replacing anything a client sent, so that handlers can log
+	// it; the response carries it to clients that sent a Client
+	// Correlation Value.
 	ServerCorrelationValue       string
 	AsynchronousIndicator        bool
 	AttestationCapableIndicator  bool

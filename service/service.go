@@ -169,6 +169,7 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 	if s.audit != nil {
 		ev := audit.Event{
 			Time:      s.now(),
+			RequestID: requestID(req),
 			Subject:   sub.Name,
 			Tenant:    sub.Tenant,
 			Operation: req.Operation.String(),
@@ -191,6 +192,17 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 		}
 	}
 	return payload, err
+}
+
+// requestID is the audit record's request_id: the message's Server
+// Correlation Value (KMIP 1.4 §6.19: "SHOULD be logged by the server with
+// each request"), the value the client finds in its response; empty
+// before 1.4.
+func requestID(req *kmip.Request) string {
+	if req.Header == nil {
+		return ""
+	}
+	return req.Header.ServerCorrelationValue
 }
 
 // objectIDOf names the object an operation touched, for the audit record.
