@@ -123,7 +123,7 @@ func (c *comparer) message(e expected, a, req ttlv.Value) *Difference {
 	if a.Tag != kmip.TagResponseMessage || a.Type != ttlv.TypeStructure {
 		return c.diff("", "", "got %s, want a Response Message", c.describe(a))
 	}
-	a, d := c.serverCorrelation(e, a)
+	a, d := c.serverCorrelation(e, a, req)
 	if d != nil {
 		return d
 	}
@@ -167,17 +167,16 @@ func (c *comparer) message(e expected, a, req ttlv.Value) *Difference {
 // header of a: a Server Correlation Value must be a non-empty Text String;
 // it is then set to the vector's literal where the vector has one and
 // dropped where it has none, so that the rest of the header compares as
-// usual.
-func (c *comparer) serverCorrelation(e expected, a ttlv.Value) (ttlv.Value, *Difference) {
+// usual. One the vector has and the server left out counts as present
+// unless the request carried a Client Correlation Value: kmipd sends it
+// only to clients that ask (kmip.handleMessage, for PyKMIP's sake).
+func (c *comparer) serverCorrelation(e expected, a, req ttlv.Value) (ttlv.Value, *Difference) {
 	h, ok := a.Child(kmip.TagResponseHeader)
 	if !ok {
 		return a, nil
 	}
-	got, ok := h.Child(kmip.TagServerCorrelationValue)
-	if !ok {
-		return a, nil
-	}
-	if got.Type != ttlv.TypeTextString || got.Text() == "" {
+	got, sent := h.Child(kmip.TagServerCorrelationValue)
+	if sent && (got.Type != ttlv.TypeTextString || got.Text() == "") {
 		return a, c.diff("ResponseHeader/ServerCorrelationValue", RuleServerCorrelation, "got %s, want a non-empty Text String", c.describe(got))
 	}
 	var want *ttlv.Value
@@ -191,9 +190,18 @@ func (c *comparer) serverCorrelation(e expected, a ttlv.Value) (ttlv.Value, *Dif
 			}
 		}
 	}
-	kids := make([]ttlv.Value, 0, len(h.Children()))
+	if !sent {
+		rh, _ := req.Child(kmip.TagRequestHeader)
+		if want == nil || rh.Has(kmip.TagClientCorrelationValue) {
+			return a, nil // compared as usual: missing where the vector has one
+		}
+	}
+	kids := make([]ttlv.Value, 0, len(h.Children())+1)
 	for _, x := range h.Children() {
 		switch {
+		case x.Tag == kmip.TagBatchCount && !sent:
+			// The server left it out; the vector's goes before Batch Count.
+			kids = append(kids, *want, x)
 		case x.Tag != kmip.TagServerCorrelationValue:
 			kids = append(kids, x)
 		case want != nil:

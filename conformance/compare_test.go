@@ -26,7 +26,12 @@ func respXML(ver, item, header string) string {
 		`<BatchItem>` + item + `</BatchItem></ResponseMessage>`
 }
 
-func reqXML(op, payload string) string {
+func reqXML(op, payload, header string) string {
+	if header != "" {
+		// Extra request header fields, before Batch Count.
+		return `<RequestMessage>` + strings.Replace(vecHeader, `<BatchCount`, header+`<BatchCount`, 1) + `<BatchItem><Operation type="Enumeration" value="` + op +
+			`"/><RequestPayload>` + payload + `</RequestPayload></BatchItem></RequestMessage>`
+	}
 	return `<RequestMessage>` + vecHeader + `<BatchItem><Operation type="Enumeration" value="` + op +
 		`"/><RequestPayload>` + payload + `</RequestPayload></BatchItem></RequestMessage>`
 }
@@ -42,6 +47,7 @@ type compareCase struct {
 	got      string // actual batch item contents
 	wantHdr  string // expected extra header fields, before Batch Count
 	gotHdr   string // actual extra header fields
+	reqHdr   string // extra request header fields
 	bind     map[string]string
 	setOps   []kmip.Operation
 	chosen   []ttlv.Tag
@@ -62,7 +68,7 @@ func runCompareCase(t *testing.T, tt compareCase) (*Difference, *bindings) {
 	if err != nil {
 		t.Fatalf("actual: %v", err)
 	}
-	req, err := ttlv.UnmarshalXML([]byte(reqXML(tt.op, tt.req)), testNames)
+	req, err := ttlv.UnmarshalXML([]byte(reqXML(tt.op, tt.req, tt.reqHdr)), testNames)
 	if err != nil {
 		t.Fatalf("request: %v", err)
 	}
@@ -143,7 +149,10 @@ func TestCompare(t *testing.T) {
 		{name: "server correlation value must be text", op: "Create", want: okItem, got: okItem,
 			gotHdr:   `<ServerCorrelationValue type="Integer" value="9"/>`,
 			wantDiff: "want a non-empty Text String", wantRule: RuleServerCorrelation},
-		{name: "server correlation value the server lacks", op: "Create", want: okItem, got: okItem,
+		{name: "server correlation value the server keeps from a client that did not ask", op: "Create", want: okItem, got: okItem,
+			wantHdr: `<ServerCorrelationValue type="TextString" value="8034DA-1"/>`},
+		{name: "server correlation value the server keeps from a client that asked", op: "Create", want: okItem, got: okItem,
+			reqHdr:   `<ClientCorrelationValue type="TextString" value="c-1"/>`,
 			wantHdr:  `<ServerCorrelationValue type="TextString" value="8034DA-1"/>`,
 			wantDiff: "ServerCorrelationValue"},
 		{name: "result message is free text", op: "Create",

@@ -99,6 +99,8 @@ func startVectorServer(t testing.TB, dataDir string, hsm *hsmbackend.Backend, tc
 		service.WithHSM(hsm),
 		service.WithAudit(al),
 		service.WithLogger(hclog.NewNullLogger()),
+		// The 2.0 test cases begin and end with Interop (test control).
+		service.WithInteropTesting(),
 	)
 	started := make(chan struct{})
 	vs := &vectorServer{store: store, audit: al, errc: make(chan error, 1)}

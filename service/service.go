@@ -38,6 +38,7 @@ type Service struct {
 	keyCacheConfig KeyCacheConfig
 	crypto         *cryptoOps
 	storageMask    kmip.ProtectionStorageMask
+	interop        bool // the Interop test-control operation is registered (interop.go)
 }
 
 var _ kmip.Handler = (*Service)(nil)
@@ -115,6 +116,9 @@ func New(opts ...Option) *Service {
 	}
 	s.mux.HandleFunc(kmip.OperationDiscoverVersions, kmip.DiscoverVersions)
 	s.mux.Handle(kmip.OperationQuery, kmip.QueryHandler(&s.info))
+	if s.interop {
+		s.mux.HandleFunc(kmip.OperationInterop, s.interopOp)
+	}
 	if s.store != nil && s.hsm != nil {
 		// The object types Register and Create accept (KMIP 1.4 §2.2).
 		s.info.ObjectTypes = []kmip.ObjectType{

@@ -100,6 +100,10 @@ type Config struct {
 	LogLevel                  string
 	LogJSON                   bool
 	PprofListen               string
+	// InteropTesting registers the Interop test-control operation (KMIP
+	// 2.0 §6.1.25), which "SHALL NOT be available in a production
+	// server": `kmipd dev` sets it, and no configuration key does.
+	InteropTesting bool
 }
 
 // source says where a value came from, for error messages.

@@ -38,6 +38,7 @@ func devCommand() *cli.Command {
 				return err
 			}
 			cfg.LogLevel = c.String("log-level")
+			cfg.InteropTesting = true // a development server: test harnesses may drive it
 			if cfg.PprofListen = c.String("pprof-listen"); cfg.PprofListen != "" && !isLoopbackAddr(cfg.PprofListen) {
 				return fail(fmt.Errorf("--pprof-listen %q is not a loopback address", cfg.PprofListen), "use 127.0.0.1:PORT: the profiler has no authentication")
 			}

@@ -185,14 +185,18 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		defer stopPprof()
 	}
 
-	svc := service.New(
+	opts := []service.Option{
 		service.WithStore(store),
 		service.WithHSM(hsm),
 		service.WithAudit(auditLog),
 		service.WithLogger(log.Named("service")),
 		service.WithProtectionStorageMask(storageMaskFor(cfg)),
 		service.WithKeyCache(service.KeyCacheConfig{MaxEntries: cfg.KeyCacheEntries, TTL: cfg.KeyCacheTTL}),
-	)
+	}
+	if cfg.InteropTesting {
+		opts = append(opts, service.WithInteropTesting())
+	}
+	svc := service.New(opts...)
 	defer svc.Close(context.Background())
 	srv := &kmip.Server{
 		Handler:          svc,
