@@ -11,7 +11,7 @@ import (
 // TestInterop: the Interop test-control operation (KMIP 2.0 §6.1.25) exists
 // only when asked for, answers an empty payload, and checks its fields.
 func TestInterop(t *testing.T) {
-	payload := func(fields ...ttlv.Value) ttlv.Value { return kmip.Payload(fields...) }
+	payload := kmip.Payload
 	fn := func(f kmip.InteropFunction) ttlv.Value { return ttlv.Enum(kmip.TagInteropFunction, uint32(f)) }
 	id := ttlv.Text(kmip.TagInteropIdentifier, "TC-SETATTR-1-20")
 	tests := []struct {
