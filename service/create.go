@@ -556,21 +556,11 @@ func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 		return ttlv.Value{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	o, err := s.crNewObject(ctx, ot, attrs, now)
+	o, err := s.crNewSecretObject(ctx, ot, attrs, now, w, alg, bits, kmip.SecretDataTypePassword, digest, format)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	o.Wrapped = toStored(w)
-	crSetCrypto(o, alg, bits)
-	if ot == kmip.ObjectTypeSymmetricKey {
-		crSetUsage(o, defaultSymmetricUsage(alg))
-	} else {
-		crSetUsage(o, kmip.CryptographicUsageMaskDeriveKey)
-		o.Public = secretDataHeader(kmip.SecretDataTypePassword)
-	}
 	o.SetAttr(attr(attrOriginalCreationDate, ttlv.DateTime(0, now)))
-	o.SetAttr(attr(attrDigest, digest))
-	crSetFormat(o, format)
 	if err := s.crCreateObjects(ctx, req, o); err != nil {
 		return ttlv.Value{}, err
 	}
@@ -578,6 +568,32 @@ func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 		ttlv.Enum(kmip.TagObjectType, uint32(ot)),
 		ttlv.Text(kmip.TagUniqueIdentifier, o.ID),
 	), nil
+}
+
+// crNewSecretObject builds a new Symmetric Key or Secret Data (ot) around
+// material the server made, already wrapped (w): the object crNewObject
+// makes, with its algorithm and length, the default usage for its kind,
+// the Secret Data Type of a Secret Data, its Digest and Key Format Type.
+// Create and Derive Key share it.
+func (s *Service) crNewSecretObject(ctx context.Context, ot kmip.ObjectType, attrs []kmip.Attribute, now time.Time,
+	w hsmbackend.Wrapped, alg kmip.CryptographicAlgorithm, bits int32, secretType kmip.SecretDataType,
+	digest ttlv.Value, format kmip.KeyFormatType,
+) (*objects.Object, error) {
+	o, err := s.crNewObject(ctx, ot, attrs, now)
+	if err != nil {
+		return nil, err
+	}
+	o.Wrapped = toStored(w)
+	crSetCrypto(o, alg, bits)
+	if ot == kmip.ObjectTypeSymmetricKey {
+		crSetUsage(o, defaultSymmetricUsage(alg))
+	} else {
+		crSetUsage(o, kmip.CryptographicUsageMaskDeriveKey)
+		o.Public = secretDataHeader(secretType)
+	}
+	o.SetAttr(attr(attrDigest, digest))
+	crSetFormat(o, format)
+	return o, nil
 }
 
 // crSecretDigest unwraps freshly generated material just long enough to

@@ -422,20 +422,10 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 		return ttlv.Value{}, hsmError("derive key", err)
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	o, err := s.crNewObject(ctx, ot, attrs, now)
+	o, err := s.crNewSecretObject(ctx, ot, attrs, now, w, alg, bits, kmip.SecretDataTypeSeed, digest, format)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	o.Wrapped = toStored(w)
-	crSetCrypto(o, alg, bits)
-	if ot == kmip.ObjectTypeSymmetricKey {
-		crSetUsage(o, defaultSymmetricUsage(alg))
-	} else {
-		crSetUsage(o, kmip.CryptographicUsageMaskDeriveKey)
-		o.Public = secretDataHeader(kmip.SecretDataTypeSeed)
-	}
-	o.SetAttr(attr(attrDigest, digest))
-	crSetFormat(o, format)
 	for _, b := range bases {
 		o.AddAttr(attr(attrLink, crLink(kmip.LinkTypeDerivationBaseObjectLink, b.ID)))
 	}
