@@ -1,5 +1,5 @@
 // Package audit is kmipd's tamper-evident, fail-closed audit log: one record
-// per KMIP operation, written durably before the response leaves the server.
+// per KMIP operation, in the log before the response leaves the server.
 //
 // # What it owns
 //
@@ -10,7 +10,9 @@
 //   - [Logger]: turns events into chained, MACed records, and batches
 //     concurrent records into one Sink.Write (group commit), so N concurrent
 //     Log calls cost about one fsync while each caller still returns only
-//     after its own record is durable.
+//     after its own record is durable. [Logger.Record] with [Written] lets a
+//     caller whose request changed nothing return once its record is in the
+//     file, with the fsync owed within the sync delay ([WithSyncDelay]).
 //   - [Verify]: walks a log and reports the first record that is altered,
 //     missing, reordered or truncated. It backs `kmipd audit verify`.
 //   - [Key], [LoadKey], [GenerateKeyFile]: the audit key, which is not the
@@ -25,8 +27,12 @@
 // # Fail closed
 //
 // Audit failure is request failure. [Logger.Log] returns nil only once the
-// record is durable in the sink. After a sink failure the Logger refuses every
-// later record (the chain's state on disk is unknown), so the server must
+// record is durable in the sink; [Logger.Record] with [Written] once it is in
+// the sink (it survives a crash of kmipd, and the fsync follows within the
+// sync delay). A failed fsync of Written records fails the Logger like a
+// failed write: records already answered may then be lost, and refusing
+// everything after keeps that loss from growing. After a sink failure the
+// Logger refuses every later record (the chain's state on disk is unknown), so the server must
 // fail requests until an operator fixes the cause and restarts it. A
 // [Logger] refuses to start on a log whose last record does not verify.
 //

@@ -12,7 +12,8 @@ import (
 	"sync"
 )
 
-// FileSink appends records to a file and fsyncs before Write returns. It
+// FileSink appends records to a file; Write fsyncs before it returns,
+// Append does not. It
 // also implements TailReader, so a Logger continues the file's chain.
 type FileSink struct {
 	path string
@@ -79,9 +80,21 @@ func (s *FileSink) init(created bool) error {
 // Path returns the file name given to OpenFileSink.
 func (s *FileSink) Path() string { return s.path }
 
-// Write appends record and fsyncs. On a failed write it cuts the file back to
-// its previous size, so a partial record is not left behind when possible.
+// Write appends record and fsyncs, which also makes every record Appended
+// before durable. On a failed write it cuts the file back to its previous
+// size, so a partial record is not left behind when possible.
 func (s *FileSink) Write(ctx context.Context, record []byte) error {
+	return s.write(ctx, record, true)
+}
+
+// Append appends record without fsyncing it: once it returns, the record
+// is in the kernel's page cache and survives a crash of kmipd, not yet a
+// crash of the machine. The next Write or Sync makes it durable.
+func (s *FileSink) Append(ctx context.Context, record []byte) error {
+	return s.write(ctx, record, false)
+}
+
+func (s *FileSink) write(ctx context.Context, record []byte, sync bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("audit: write %s: %w", s.path, err)
 	}
@@ -100,11 +113,13 @@ func (s *FileSink) Write(ctx context.Context, record []byte) error {
 		}
 		return fmt.Errorf("audit: write %s: %w", s.path, err)
 	}
-	if err := s.f.Sync(); err != nil {
-		s.err = fmt.Errorf("audit: fsync %s: %w", s.path, err)
-		return s.err
-	}
 	s.size += int64(n)
+	if sync {
+		if err := s.f.Sync(); err != nil {
+			s.err = fmt.Errorf("audit: fsync %s: %w", s.path, err)
+			return s.err
+		}
+	}
 	return nil
 }
 

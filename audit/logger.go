@@ -12,10 +12,16 @@ import (
 // though the Logger calls Write from one goroutine at a time.
 type Sink interface {
 	// Write stores record, which holds one or more complete JSON lines
-	// (each ending in '\n'), in order, and returns nil only once all of them
-	// are durable. It must not keep record after returning.
+	// (each ending in '\n'), in order, and returns nil only once all of them,
+	// and every record Appended before, are durable. It must not keep record
+	// after returning.
 	Write(ctx context.Context, record []byte) error
-	// Sync flushes anything buffered to stable storage.
+	// Append stores record like Write but may return before it is durable:
+	// once it returns, the records must survive a crash of this process (a
+	// file's bytes are in the kernel's page cache), not yet a crash of the
+	// machine. The next Write or Sync makes them durable.
+	Append(ctx context.Context, record []byte) error
+	// Sync makes everything written or appended so far durable.
 	Sync() error
 	// Close releases the sink. Records are already durable.
 	Close() error
@@ -37,6 +43,38 @@ var defaultSensitive = []string{"password", "pin", "secret", "credential", "toke
 
 // Option configures New.
 type Option func(*Logger)
+
+// Durability says how far a record must have gone when Record returns.
+type Durability int
+
+const (
+	// Synced records are durable (fsynced) when Record returns: they survive
+	// a power failure the moment the caller acts on them.
+	Synced Durability = iota
+	// Written records are in the sink when Record returns, so they survive a
+	// crash or kill -9 of the server, and are synced within the Logger's sync
+	// delay (WithSyncDelay) or by the next Synced record, whichever comes
+	// first. A power failure can lose at most that window of them. The chain
+	// stays intact either way: a later Synced record's fsync covers every
+	// record before it, and what a power failure can cut is only a tail.
+	Written
+)
+
+// DefaultSyncDelay bounds how long a Written record may stay unsynced.
+const DefaultSyncDelay = 10 * time.Millisecond
+
+// MaxSyncDelay is the largest delay WithSyncDelay accepts.
+const MaxSyncDelay = time.Second
+
+// WithSyncDelay sets how long a Written record may wait for its fsync.
+// Values outside (0, MaxSyncDelay] are ignored.
+func WithSyncDelay(d time.Duration) Option {
+	return func(l *Logger) {
+		if d > 0 && d <= MaxSyncDelay {
+			l.syncDelay = d
+		}
+	}
+}
 
 // WithSensitive adds names whose values Log replaces by their HMAC: keys of
 // Event.Fields, or the JSON names of Event's own fields ("subject", "tenant",
@@ -69,6 +107,13 @@ type Logger struct {
 	headSeq uint64 // last durable record
 	headMAC string
 
+	// Written records appended but not yet synced. Only the flusher
+	// goroutine touches these.
+	syncDelay time.Duration
+	unsynced  bool   // the sink holds appended, unsynced records
+	appendSeq uint64 // last appended record
+	appendMAC [macHexLen]byte
+
 	kick   chan struct{} // wakes the flusher; capacity 1
 	quit   chan struct{} // closed by Close
 	exited chan struct{} // closed when the flusher returns
@@ -80,6 +125,7 @@ type Logger struct {
 // was being written.
 type batch struct {
 	buf     []byte
+	sync    bool // a Synced record is in buf: Write rather than Append
 	lastSeq uint64
 	lastMAC [macHexLen]byte
 	done    chan struct{} // closed once err is set
@@ -126,6 +172,7 @@ func New(sink Sink, key []byte, opts ...Option) (*Logger, error) {
 		keys:      k,
 		sensitive: make(map[string]bool),
 		kick:      make(chan struct{}, 1),
+		syncDelay: DefaultSyncDelay,
 		quit:      make(chan struct{}),
 		exited:    make(chan struct{}),
 	}
@@ -157,41 +204,57 @@ func New(sink Sink, key []byte, opts ...Option) (*Logger, error) {
 	return l, nil
 }
 
-// Log records ev and returns nil only once the record is durable. An error
-// means the request must fail. If ctx ends first Log returns its error; the
-// record may still be written, and the log then shows an attempt whose
-// response the client never got, which is the safe side to err on.
+// Log records ev and returns nil only once the record is durable: it is
+// Record with Synced.
 func (l *Logger) Log(ctx context.Context, ev Event) error {
+	return l.Record(ctx, ev, Synced)
+}
+
+// Record records ev and returns nil once the record has gone as far as d
+// says (see Durability). An error means the request must fail. If ctx ends
+// first Record returns its error; the record may still be written, and the
+// log then shows an attempt whose response the client never got, which is
+// the safe side to err on.
+func (l *Logger) Record(ctx context.Context, ev Event, d Durability) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("audit: %s: %w", opName(ev), err)
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now() // ev is our copy; the caller's is untouched
 	}
-	b, seq, err := l.add(&ev)
+	b, seq, err := l.add(&ev, d)
 	if err != nil {
 		return err
 	}
 
-	select {
-	case l.kick <- struct{}{}:
-	default: // the flusher is already due to run
+	l.wake()
+	what := "durable"
+	if d == Written {
+		what = "written"
 	}
 	select {
 	case <-b.done:
 		if b.err != nil {
-			return fmt.Errorf("audit: record %d (%s) not durable: %w", seq, opName(ev), b.err)
+			return fmt.Errorf("audit: record %d (%s) not %s: %w", seq, opName(ev), what, b.err)
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("audit: record %d (%s) not confirmed durable: %w", seq, opName(ev), ctx.Err())
+		return fmt.Errorf("audit: record %d (%s) not confirmed %s: %w", seq, opName(ev), what, ctx.Err())
+	}
+}
+
+// wake tells the flusher there is work.
+func (l *Logger) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default: // the flusher is already due to run
 	}
 }
 
 // add encodes ev and appends its record to the pending batch, returning the
 // batch and the record's seq. The event is encoded before mu is taken so that
 // concurrent callers encode in parallel; only the chaining is serial.
-func (l *Logger) add(ev *Event) (*batch, uint64, error) {
+func (l *Logger) add(ev *Event, d Durability) (*batch, uint64, error) {
 	ejp := eventBufs.Get().(*[]byte)
 	defer putEventBuf(ejp)
 	l.keyMu.RLock()
@@ -220,6 +283,9 @@ func (l *Logger) add(ev *Event) (*batch, uint64, error) {
 		l.spare = nil
 		l.pending = b
 	}
+	if d != Written {
+		b.sync = true
+	}
 	seq := l.seq + 1
 	// keys cannot be cleared here: Close sets closed (checked above under mu)
 	// before it clears them, and clears them under mu.
@@ -247,29 +313,59 @@ func opName(ev Event) string {
 	return ev.Operation
 }
 
-// flusher is the group-commit loop: while one batch is in Sink.Write, new
-// records gather in the next, so concurrent callers share an fsync.
+// flusher is the group-commit loop: while one batch is in the sink, new
+// records gather in the next, so concurrent callers share a write and an
+// fsync. It also keeps the promise of Written: appended records are synced
+// within syncDelay.
 func (l *Logger) flusher() {
 	defer close(l.exited)
+	var (
+		syncTimer *time.Timer
+		syncDue   <-chan time.Time // non-nil while appended records wait
+	)
 	for {
 		select {
 		case <-l.kick:
-			l.flush()
+			l.flush(false)
+		case <-syncDue:
+			syncDue = nil
+			l.flush(true)
 		case <-l.quit:
 			// Close set closed before quit, so nothing new can arrive.
-			l.flush()
+			l.flush(true)
+			if syncTimer != nil {
+				syncTimer.Stop()
+			}
 			return
+		}
+		switch {
+		case l.unsynced && syncDue == nil:
+			if syncTimer == nil {
+				syncTimer = time.NewTimer(l.syncDelay)
+			} else {
+				syncTimer.Reset(l.syncDelay)
+			}
+			syncDue = syncTimer.C
+		case !l.unsynced && syncDue != nil:
+			syncTimer.Stop()
+			syncDue = nil
 		}
 	}
 }
 
-func (l *Logger) flush() {
+// flush writes the pending batch: with Sink.Write (an fsync) when a Synced
+// record is in it or forceSync is set, else with Sink.Append. With nothing
+// pending and forceSync set, it syncs appended records.
+func (l *Logger) flush(forceSync bool) {
 	l.mu.Lock()
 	b := l.pending
 	l.pending = nil
 	failed := l.failed
 	l.mu.Unlock()
 	if b == nil {
+		if forceSync && failed == nil && l.unsynced {
+			l.syncAppended()
+		}
 		return
 	}
 	if failed != nil {
@@ -277,25 +373,53 @@ func (l *Logger) flush() {
 		close(b.done)
 		return
 	}
-	err := l.sink.Write(l.ctx, b.buf)
+	sync := b.sync || forceSync
+	var err error
+	if sync {
+		err = l.sink.Write(l.ctx, b.buf)
+	} else {
+		err = l.sink.Append(l.ctx, b.buf)
+	}
 	clear(b.buf)
 	l.mu.Lock()
-	// Sink.Write does not keep the buffer, so the next batch can reuse it
+	// The sink does not keep the buffer, so the next batch can reuse it
 	// rather than grow a new one record by record.
 	if cap(b.buf) <= maxSpareBatch {
 		l.spare = b.buf[:0]
 	}
 	b.buf = nil
-	if err != nil {
+	switch {
+	case err != nil:
 		if l.failed == nil {
 			l.failed = err
 		}
-	} else {
+	case sync:
 		l.headSeq, l.headMAC = b.lastSeq, string(b.lastMAC[:])
+		l.unsynced = false
+	default:
+		l.appendSeq, l.appendMAC = b.lastSeq, b.lastMAC
+		l.unsynced = true
 	}
 	l.mu.Unlock()
 	b.err = err
 	close(b.done)
+}
+
+// syncAppended fsyncs records that were only appended.
+func (l *Logger) syncAppended() {
+	err := l.sink.Sync()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		// Records already answered may be lost; refuse everything after
+		// (fail closed) so that the loss cannot grow.
+		if l.failed == nil {
+			l.failed = err
+		}
+		return
+	}
+	l.unsynced = false
+	l.headSeq, l.headMAC = l.appendSeq, string(l.appendMAC[:])
 }
 
 // Head returns the sequence number and mac of the last durable record (0 and

@@ -15,13 +15,18 @@ import (
 
 var testKey = bytes.Repeat([]byte{0x42}, KeySize)
 
-// memSink keeps records in memory and counts Write calls.
+// memSink keeps records in memory and counts Write, Append and Sync calls.
+// durable is how many bytes of buf a Write or Sync has covered.
 type memSink struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	writes int
-	fail   error
-	closed bool
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	writes   int
+	appends  int
+	syncs    int
+	durable  int
+	fail     error
+	syncFail error
+	closed   bool
 }
 
 func (s *memSink) Write(_ context.Context, rec []byte) error {
@@ -32,10 +37,38 @@ func (s *memSink) Write(_ context.Context, rec []byte) error {
 	}
 	s.writes++
 	s.buf.Write(rec)
+	s.durable = s.buf.Len()
 	return nil
 }
 
-func (s *memSink) Sync() error { return nil }
+func (s *memSink) Append(_ context.Context, rec []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.appends++
+	s.buf.Write(rec)
+	return nil
+}
+
+func (s *memSink) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.syncFail != nil {
+		return s.syncFail
+	}
+	s.syncs++
+	s.durable = s.buf.Len()
+	return nil
+}
+
+// counts returns the sink's call counters and whether all it holds is durable.
+func (s *memSink) counts() (writes, appends, syncs int, allDurable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes, s.appends, s.syncs, s.durable == s.buf.Len()
+}
 
 func (s *memSink) Close() error {
 	s.mu.Lock()
@@ -709,5 +742,178 @@ func BenchmarkLogConcurrent(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(cs.n())/float64(b.N), "writes/op")
 		})
+	}
+}
+
+// waitHead waits until the Logger's durable head reaches seq; the deadline
+// only guards against a hang, it measures nothing.
+func waitHead(t *testing.T, l *Logger, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got, _ := l.Head(); got == seq {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("head stuck at %d, want %d", got, seq)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRecordDurability(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		delay time.Duration // sync delay; long ones must be met by something else
+		run   func(t *testing.T, l *Logger)
+		// want: sink calls after run and Close, and the durable head seq
+		writes, appends, syncs int
+	}{
+		{
+			name: "synced record is written with fsync",
+			run: func(t *testing.T, l *Logger) {
+				if err := l.Record(ctx, event(1), Synced); err != nil {
+					t.Fatal(err)
+				}
+				if seq, _ := l.Head(); seq != 1 {
+					t.Errorf("head %d right after a Synced record, want 1", seq)
+				}
+			},
+			writes: 1,
+		},
+		{
+			name:  "written record is appended, then synced by the timer",
+			delay: time.Millisecond,
+			run: func(t *testing.T, l *Logger) {
+				if err := l.Record(ctx, event(1), Written); err != nil {
+					t.Fatal(err)
+				}
+				waitHead(t, l, 1)
+			},
+			appends: 1, syncs: 1,
+		},
+		{
+			name:  "a synced record covers the written ones before it",
+			delay: MaxSyncDelay,
+			run: func(t *testing.T, l *Logger) {
+				for i := 1; i <= 3; i++ {
+					if err := l.Record(ctx, event(i), Written); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if seq, _ := l.Head(); seq != 0 {
+					t.Errorf("head %d before any sync, want 0", seq)
+				}
+				if err := l.Record(ctx, event(4), Synced); err != nil {
+					t.Fatal(err)
+				}
+				if seq, _ := l.Head(); seq != 4 {
+					t.Errorf("head %d after a Synced record, want 4", seq)
+				}
+			},
+			appends: 3, writes: 1,
+		},
+		{
+			name:  "close syncs what is only appended",
+			delay: MaxSyncDelay,
+			run: func(t *testing.T, l *Logger) {
+				if err := l.Record(ctx, event(1), Written); err != nil {
+					t.Fatal(err)
+				}
+			},
+			appends: 1, syncs: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &memSink{}
+			l, err := New(s, testKey, WithSyncDelay(tt.delay))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.run(t, l)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			w, a, sy, durable := s.counts()
+			if w != tt.writes || a != tt.appends || sy != tt.syncs {
+				t.Errorf("sink calls: %d writes, %d appends, %d syncs; want %d, %d, %d", w, a, sy, tt.writes, tt.appends, tt.syncs)
+			}
+			if !durable {
+				t.Error("records left unsynced after Close")
+			}
+			if rep, err := Verify(bytes.NewReader(s.bytes()), testKey); err != nil || rep.Records == 0 {
+				t.Errorf("Verify = %+v, %v", rep, err)
+			}
+		})
+	}
+}
+
+// TestSyncFailureFailsClosed: when the fsync owed to Written records fails,
+// records already answered may be lost, so nothing more is accepted.
+func TestSyncFailureFailsClosed(t *testing.T) {
+	boom := errors.New("fsync: input/output error")
+	s := &memSink{syncFail: boom}
+	l := newLogger(t, s, WithSyncDelay(time.Millisecond))
+	if err := l.Record(context.Background(), event(1), Written); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := l.Record(context.Background(), event(2), Written)
+		if errors.Is(err, ErrFailed) && errors.Is(err, boom) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Record after a failed sync = %v, want ErrFailed wrapping the cause", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if seq, _ := l.Head(); seq != 0 {
+		t.Errorf("head %d, want 0: nothing was ever synced", seq)
+	}
+}
+
+// TestFileSinkAppendSurvivesReopen: appended records are in the file as soon
+// as Append returns (a kill -9 of kmipd cannot lose them), and a new Logger
+// continues their chain.
+func TestFileSinkAppendSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	fs, err := OpenFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(fs, testKey, WithSyncDelay(MaxSyncDelay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if err := l.Record(context.Background(), event(i), Written); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read the file before Close, as another process would after a crash.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(bytes.NewReader(data), testKey); err != nil || rep.Records != 3 {
+		t.Fatalf("file before Close: Verify = %+v, %v; want 3 records", rep, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fs2, err := OpenFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := newLogger(t, fs2)
+	if err := l2.Log(context.Background(), event(4)); err != nil {
+		t.Fatal(err)
+	}
+	l2.Close()
+	data, _ = os.ReadFile(path)
+	if rep, err := Verify(bytes.NewReader(data), testKey); err != nil || rep.Records != 4 {
+		t.Errorf("after reopen: Verify = %+v, %v; want 4 records", rep, err)
 	}
 }

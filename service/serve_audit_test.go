@@ -5,16 +5,30 @@ import (
 	"testing"
 
 	"github.com/kmipd/kmipd/audit"
+	"github.com/kmipd/kmipd/hsmbackend/hsmtest"
 	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/ttlv"
 )
 
 // auditRecorder is an Auditor that keeps what it is given.
-type auditRecorder struct{ events []audit.Event }
+type auditRecorder struct {
+	events       []audit.Event
+	durabilities []audit.Durability
+}
 
-func (r *auditRecorder) Log(_ context.Context, ev audit.Event) error {
+func (r *auditRecorder) Record(_ context.Context, ev audit.Event, d audit.Durability) error {
 	r.events = append(r.events, ev)
+	r.durabilities = append(r.durabilities, d)
 	return nil
+}
+
+// last returns the durability of the last record.
+func (r *auditRecorder) last(t *testing.T) audit.Durability {
+	t.Helper()
+	if len(r.durabilities) == 0 {
+		t.Fatal("no audit record")
+	}
+	return r.durabilities[len(r.durabilities)-1]
 }
 
 // TestServeKMIPAuditsCorrelation: the choke point records every operation
@@ -47,6 +61,59 @@ func TestServeKMIPAuditsCorrelation(t *testing.T) {
 			ev := rec.events[0]
 			if ev.RequestID != tt.want || ev.Operation != "Query" || ev.Result != "Success" {
 				t.Errorf("audit event %+v, want request_id %q for a successful Query", ev, tt.want)
+			}
+		})
+	}
+}
+
+// TestAuditDurabilityFollowsStoreWrites: under AuditSyncWrites a request's
+// record is fsynced before the response exactly when the request wrote to
+// the store, including requests that write only sometimes (the first Get
+// of a key clears Fresh); under AuditSyncAlways every record is.
+func TestAuditDurabilityFollowsStoreWrites(t *testing.T) {
+	for _, policy := range []AuditSync{AuditSyncWrites, AuditSyncAlways} {
+		t.Run(policy.String(), func(t *testing.T) {
+			st, _ := openTestStore(t)
+			rec := &auditRecorder{}
+			svc := New(WithStore(st), WithHSM(hsmtest.New(t)), WithAudit(rec), WithAuditSync(policy))
+			call := func(op kmip.Operation, fields ...ttlv.Value) (ttlv.Value, error) {
+				return svc.ServeKMIP(context.Background(), &kmip.Request{
+					Version: kmip.V1_4, Operation: op, Payload: ttlv.Struct(kmip.TagRequestPayload, fields...),
+				})
+			}
+			created, err := call(kmip.OperationCreate, creationOT(kmip.ObjectTypeSymmetricKey),
+				creationTemplate(kmip.V1_4, creationAlg(kmip.CryptographicAlgorithmAES), creationLen(256),
+					creationMask(kmip.CryptographicUsageMaskEncrypt|kmip.CryptographicUsageMaskDecrypt)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.last(t); got != audit.Synced {
+				t.Errorf("Create: durability %v, want Synced", got)
+			}
+			uid := creationUID(creationID(t, created))
+			readOnly := audit.Written
+			if policy == AuditSyncAlways {
+				readOnly = audit.Synced
+			}
+			steps := []struct {
+				name   string
+				op     kmip.Operation
+				fields []ttlv.Value
+				want   audit.Durability
+			}{
+				{"Query writes nothing", kmip.OperationQuery, []ttlv.Value{ttlv.Enum(kmip.TagQueryFunction, uint32(kmip.QueryFunctionQueryOperations))}, readOnly},
+				{"first Get clears Fresh", kmip.OperationGet, []ttlv.Value{uid}, audit.Synced},
+				{"second Get writes nothing", kmip.OperationGet, []ttlv.Value{uid}, readOnly},
+				{"Get Attributes writes nothing", kmip.OperationGetAttributes, []ttlv.Value{uid}, readOnly},
+				{"Activate writes", kmip.OperationActivate, []ttlv.Value{uid}, audit.Synced},
+				{"a refused Activate tried to write", kmip.OperationActivate, []ttlv.Value{uid}, audit.Synced},
+				{"Get of an unknown object writes nothing", kmip.OperationGet, []ttlv.Value{ttlv.Text(kmip.TagUniqueIdentifier, "no-such-object")}, readOnly},
+			}
+			for _, step := range steps {
+				call(step.op, step.fields...) //nolint:errcheck // some steps are meant to fail; the record is what is checked
+				if got := rec.last(t); got != step.want {
+					t.Errorf("%s: durability %v, want %v", step.name, got, step.want)
+				}
 			}
 		})
 	}

@@ -19,21 +19,24 @@ import (
 // `kmipd version`; set at build time with -ldflags.
 var Version = "0.1.0-dev"
 
-// Auditor records one event durably; *audit.Logger implements it.
+// Auditor records one event, returning once the record has gone as far as
+// d says; *audit.Logger implements it.
 type Auditor interface {
-	Log(ctx context.Context, ev audit.Event) error
+	Record(ctx context.Context, ev audit.Event, d audit.Durability) error
 }
 
 // Service answers KMIP operations. Build it with New.
 type Service struct {
-	store  objects.Store
-	hsm    *hsmbackend.Backend
-	audit  Auditor
-	policy *acl.Policy
-	log    hclog.Logger
-	now    func() time.Time
-	mux    *kmip.ServeMux
-	info   kmip.ServerInfo
+	store objects.Store
+	hsm   *hsmbackend.Backend
+	audit Auditor
+	// auditSync says which records are fsynced before the response.
+	auditSync AuditSync
+	policy    *acl.Policy
+	log       hclog.Logger
+	now       func() time.Time
+	mux       *kmip.ServeMux
+	info      kmip.ServerInfo
 
 	keyCacheConfig KeyCacheConfig
 	crypto         *cryptoOps
@@ -91,6 +94,9 @@ func New(opts ...Option) *Service {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.store != nil {
+		s.store = writeTrackingStore{s.store}
 	}
 	s.info = kmip.ServerInfo{
 		Operations:           s.mux.Operations,
@@ -156,6 +162,7 @@ func subjectOf(ctx context.Context) acl.Subject {
 func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
 	sub := subjectOf(ctx)
 	ctx = context.WithValue(ctx, subjectKey{}, sub)
+	ctx, writes := trackStoreWrites(ctx)
 	dec := s.policy.Decide(sub, req.Operation, nil)
 	var (
 		payload ttlv.Value
@@ -188,7 +195,7 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 			ev.Result = "OperationFailed"
 			ev.Reason = kmip.ReasonOf(err).String()
 		}
-		if aerr := s.audit.Log(ctx, ev); aerr != nil {
+		if aerr := s.audit.Record(ctx, ev, s.auditDurability(writes)); aerr != nil {
 			// Fail closed: an operation that could not be recorded is
 			// not acknowledged as a success.
 			s.log.Error("audit log write failed; failing the request", "operation", req.Operation.String(), "error", aerr)

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/kmipd/kmipd/audit"
+	"github.com/kmipd/kmipd/service"
 )
 
 // configKey is one setting: a config-file key, a flag of the same name and
@@ -48,6 +51,8 @@ var configKeys = []configKey{
 	{"max-items", "65536", "most TTLV items in a request"},
 	{"audit-log", "", "audit log file (default: <data-dir>/audit.log)"},
 	{"audit-key-file", "", "audit HMAC key file (default: <data-dir>/audit.key, created on first use)"},
+	{"audit-sync", "writes", "which audit records are fsynced before the response: writes (requests that wrote to the store; the others are written at once and fsynced within audit-sync-delay) or always"},
+	{"audit-sync-delay", "10ms", "longest time the record of a request that wrote nothing waits for its fsync (at most 1s)"},
 	{"log-level", "info", "trace, debug, info, warn or error"},
 	{"log-json", "false", "log as JSON lines"},
 	{"pprof-listen", "", "loopback address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off"},
@@ -97,6 +102,8 @@ type Config struct {
 	MaxDepth                  int
 	MaxItems                  int
 	AuditLog, AuditKeyFile    string
+	AuditSync                 service.AuditSync
+	AuditSyncDelay            time.Duration
 	LogLevel                  string
 	LogJSON                   bool
 	PprofListen               string
@@ -225,6 +232,20 @@ func buildConfig(s map[string]setting) (*Config, error) {
 		}
 		return b
 	}
+	auditSync := func(k string) service.AuditSync {
+		a, err := service.ParseAuditSync(str(k))
+		if err != nil {
+			errs = append(errs, configError(k, s[k], fmt.Sprintf("%q is not a sync policy", str(k)), "write writes or always"))
+		}
+		return a
+	}
+	auditSyncDelay := func(k string) time.Duration {
+		d, err := time.ParseDuration(str(k))
+		if err != nil || d <= 0 || d > audit.MaxSyncDelay {
+			errs = append(errs, configError(k, s[k], fmt.Sprintf("%q is not a duration in (0, %v]", str(k), audit.MaxSyncDelay), "write it like 10ms"))
+		}
+		return d
+	}
 	cfg := &Config{
 		Listen:                str("listen"),
 		DataDir:               str("data-dir"),
@@ -251,6 +272,8 @@ func buildConfig(s map[string]setting) (*Config, error) {
 		MaxItems:              num("max-items"),
 		AuditLog:              str("audit-log"),
 		AuditKeyFile:          str("audit-key-file"),
+		AuditSync:             auditSync("audit-sync"),
+		AuditSyncDelay:        auditSyncDelay("audit-sync-delay"),
 		LogLevel:              str("log-level"),
 		LogJSON:               boolean("log-json"),
 		PprofListen:           str("pprof-listen"),

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/kmipd/kmipd/service"
 )
 
 // settingsFrom runs a command with the config flags on args and returns
@@ -172,7 +174,8 @@ func TestBuildConfig(t *testing.T) {
 		t.Errorf("derived paths: %+v", cfg)
 	}
 	if cfg.ReadTimeout != 30*time.Second || cfg.IdleTimeout != 5*time.Minute || cfg.MaxConnections != 1024 ||
-		cfg.MaxMessageSize != 1<<20 || cfg.AllowClientWithoutEKU || cfg.Listen != "0.0.0.0:5696" {
+		cfg.MaxMessageSize != 1<<20 || cfg.AllowClientWithoutEKU || cfg.Listen != "0.0.0.0:5696" ||
+		cfg.AuditSync != service.AuditSyncWrites || cfg.AuditSyncDelay != 10*time.Millisecond {
 		t.Errorf("defaults: %+v", cfg)
 	}
 
@@ -198,6 +201,11 @@ func TestBuildConfig(t *testing.T) {
 		{"pprof-listen", "127.0.0.1:6060", nil},
 		{"pprof-listen", "[::1]:6060", nil},
 		{"pprof-listen", "localhost:0", nil},
+		{"audit-sync", "sometimes", []string{"config key audit-sync", "write writes or always"}},
+		{"audit-sync", "always", nil},
+		{"audit-sync-delay", "0s", []string{"config key audit-sync-delay", "(0, 1s]"}},
+		{"audit-sync-delay", "2s", []string{"config key audit-sync-delay", "(0, 1s]"}},
+		{"audit-sync-delay", "250ms", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -208,7 +216,9 @@ func TestBuildConfig(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tt.key == "tls-allow-client-without-eku" && !cfg.AllowClientWithoutEKU || tt.key == "db" && cfg.DB != tt.value {
+				if tt.key == "tls-allow-client-without-eku" && !cfg.AllowClientWithoutEKU || tt.key == "db" && cfg.DB != tt.value ||
+					tt.key == "audit-sync" && cfg.AuditSync.String() != tt.value ||
+					tt.key == "audit-sync-delay" && cfg.AuditSyncDelay.String() != tt.value {
 					t.Errorf("config %+v", cfg)
 				}
 				return

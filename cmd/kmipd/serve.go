@@ -138,7 +138,7 @@ func openAudit(cfg *Config) (*audit.Logger, func() error, error) {
 	if err != nil {
 		return nil, nil, fail(err, "config key audit-log: the file must be writable by kmipd")
 	}
-	l, err := audit.New(sink, key)
+	l, err := audit.New(sink, key, audit.WithSyncDelay(cfg.AuditSyncDelay))
 	key.Clear()
 	if err != nil {
 		_ = sink.Close() // the verification error is the one to report; nothing was written
@@ -189,6 +189,7 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		service.WithStore(store),
 		service.WithHSM(hsm),
 		service.WithAudit(auditLog),
+		service.WithAuditSync(cfg.AuditSync),
 		service.WithLogger(log.Named("service")),
 		service.WithProtectionStorageMask(storageMaskFor(cfg)),
 		service.WithKeyCache(service.KeyCacheConfig{MaxEntries: cfg.KeyCacheEntries, TTL: cfg.KeyCacheTTL}),
