@@ -31,8 +31,10 @@ type Config struct {
 	// the Backend (to log in again if the token drops every session) and
 	// wipes it on Close; the caller may Clear its own copy after Open.
 	PIN Secret
-	// MaxSessions bounds the PKCS#11 sessions the Backend opens, and so the
-	// number of concurrent HSM operations. Default DefaultMaxSessions.
+	// MaxSessions bounds the PKCS#11 sessions the Backend opens for
+	// operations, and so the number of concurrent HSM operations. Default
+	// DefaultMaxSessions. The Backend holds one more session, which logs in
+	// and owns the session copies of the master keys (see Open).
 	MaxSessions int
 	// PoolWait bounds how long an operation waits for a free session when
 	// all MaxSessions are busy, on top of the caller's context. Zero means
@@ -63,21 +65,37 @@ type Backend struct {
 
 	// slots holds one token per session that is borrowed; its capacity is
 	// MaxSessions. A session exists only while borrowed or idle, and one is
-	// opened only when none is idle, so at most MaxSessions exist.
+	// opened only when none is idle, so at most MaxSessions exist (besides
+	// keeper).
 	slots   chan struct{}
 	closing chan struct{}
 
 	mu      sync.Mutex
 	idle    []pkcs11.SessionHandle
 	closed  bool
-	masters map[string]pkcs11.ObjectHandle // master key handles by label
+	masters map[string]masterKey // master keys in use, by label
 
-	createMu sync.Mutex // serialises CreateMasterKey
+	// keeper is the session that logged in. It is never lent to an
+	// operation, so never dropped as broken: it keeps the login and the
+	// session copies of the master keys (which die with the session that
+	// created them) alive until Close.
+	keeper pkcs11.SessionHandle
+	// masterMu serialises master key lookups, CreateMasterKey and every
+	// use of keeper. It is taken only by operations holding a pool slot
+	// (and by Open and Close, which are alone), after any slot and before
+	// mu.
+	masterMu sync.Mutex
 }
 
 // Open loads the module (once per process), finds the token, logs in as
 // CKU_USER and looks up the master key. It fails with ErrMasterKeyMissing
 // unless the key exists or cfg.AllowMissingMasterKey is set.
+//
+// Wraps and unwraps use a session copy of the master key, which SoftHSM
+// uses faster than the token object (see masterCopyTemplate). Open makes
+// it in the session that logged in, which the Backend keeps out of the
+// pool until Close. A master key the token will not copy (one created by
+// an earlier kmipd) is used directly, and Open logs that at Info level.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("hsm: open: %w", err)
@@ -133,7 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		wait:    cfg.PoolWait,
 		slots:   make(chan struct{}, cfg.MaxSessions),
 		closing: make(chan struct{}),
-		masters: map[string]pkcs11.ObjectHandle{},
+		masters: map[string]masterKey{},
 	}
 	fail := func(err error) (*Backend, error) {
 		b.pin.Clear()
@@ -142,7 +160,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 
 	// The first session logs in, which checks the PIN now rather than at
-	// the first request; it then stays in the pool, keeping the login alive.
+	// the first request; it then becomes the keeper (see Backend.keeper).
 	s, err := b.p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
 		return fail(ckrError("open session", err, nil))
@@ -160,17 +178,19 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		mod.leaveLogin(slot)
 		return fail(err)
 	}
+	b.keeper = s
 	if found {
-		b.masters[b.master] = h
+		b.masterMu.Lock()
+		b.adoptMaster(b.master, h)
+		b.masterMu.Unlock()
 	}
-	b.idle = append(b.idle, s)
 	b.log.Debug("token opened", "token", label, "slot", slot, "max_sessions", cfg.MaxSessions, "master_key", b.master, "master_key_found", found)
 	return b, nil
 }
 
-// Close waits for operations in flight, closes the Backend's sessions (which
-// destroys every Handle it created), and releases the module. Calling it
-// again is harmless.
+// Close waits for operations in flight, destroys the session copies of the
+// master keys, closes the Backend's sessions (which destroys every Handle
+// it created), and releases the module. Calling it again is harmless.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -185,11 +205,17 @@ func (b *Backend) Close() error {
 	for range cap(b.slots) {
 		b.slots <- struct{}{}
 	}
+	b.masterMu.Lock()
+	b.destroyMasterCopies()
+	var firstErr error
+	if err := b.p.CloseSession(b.keeper); err != nil {
+		firstErr = opError("close session", err)
+	}
+	b.masterMu.Unlock()
 	b.mu.Lock()
 	idle := b.idle
 	b.idle = nil
 	b.mu.Unlock()
-	var firstErr error
 	for _, s := range idle {
 		if err := b.p.CloseSession(s); err != nil && firstErr == nil {
 			firstErr = opError("close session", err)

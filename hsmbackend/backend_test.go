@@ -342,7 +342,7 @@ func TestHandleAcrossSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Hold the session opened by Open (s1), so UnwrapKey opens s2.
+	// Hold a session (s1), so UnwrapKey opens s2.
 	release, err := b.HoldSession(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -9,9 +9,11 @@
 //     with a PIN from the configuration (PINFromFile, PINFromEnv), never
 //     from argv;
 //   - a pool of at most Config.MaxSessions sessions, whose wait honours the
-//     caller's context;
+//     caller's context, and one session more, which logged in and holds
+//     the session copies of the master keys;
 //   - the master wrapping key: AES-256, on the token, sensitive, not
-//     extractable, good for wrap and unwrap only (CreateMasterKey);
+//     extractable, good for wrap and unwrap only (CreateMasterKey), used
+//     through a session copy (see "The master key" below);
 //   - key generation inside the HSM, with the result wrapped under the
 //     master key (GenerateSecret, GenerateKeyPair), and wrapping of
 //     caller-supplied material (WrapSecret);
@@ -41,6 +43,33 @@
 // keys (CKR_KEY_NOT_WRAPPABLE), so GenerateKeyPair(Ed25519) fails there
 // with ErrMechanismUnsupported.
 //
+// # The master key
+//
+// CreateMasterKey makes the master key a private token object that can
+// never leave the HSM (CKA_SENSITIVE, not CKA_EXTRACTABLE) and can wrap
+// and unwrap only. Open, after logging in, copies it (C_CopyObject) into a
+// session object, and every wrap and unwrap under that label uses the
+// copy: the same key, so blobs and Wrapped.MasterKey are as before. SoftHSM
+// checks a token object's file on every use, so the copy makes wrapping
+// and unwrapping 20-30% faster there. The copy stays private (SoftHSM will
+// not copy a private object into a public one), is not modifiable, and
+// belongs to the session that logged in, which the Backend never lends to
+// an operation, so the copy lives exactly as long as the Backend; Close
+// destroys it. A master key named only by a blob (after a rotation) is
+// looked up and copied the first time a blob needs it.
+//
+// SoftHSM copies a key to a session object only if it is CKA_MODIFIABLE,
+// so CreateMasterKey makes it so. That does not let it leave the HSM:
+// PKCS#11 v2.40 §4.10 lets CKA_SENSITIVE go only from false to true and
+// CKA_EXTRACTABLE only from true to false, and §4.4 lets CKA_TOKEN and
+// CKA_PRIVATE change only in a copy. What a holder of the user PIN could
+// change, its label and usage, would give them nothing that unwrapping a
+// blob into a readable object does not; and the Backend refuses a master
+// key that can do more than wrap and unwrap. Master keys created by earlier
+// versions are not modifiable and SoftHSM will not copy them; the Backend
+// then uses the token object, as before, and logs that once per key at
+// Info level.
+//
 // # Concurrency and process-global state
 //
 // A Backend is safe for concurrent use. PKCS#11 sessions are not: each
@@ -62,9 +91,10 @@
 // it again. Closing one Backend closes only its own sessions and does not
 // log the others out.
 //
-// Session objects (Handles, and the temporary objects of generation and
-// wrapping) are visible to every session of the process, so a Handle
-// works whichever pooled session runs the operation. A session object dies
+// Session objects (Handles, the temporary objects of generation and
+// wrapping, the copies of the master keys) are visible to every session of
+// the process, so a Handle works whichever pooled session runs the
+// operation. A session object dies
 // with the session that created it: if that session is dropped as broken,
 // or the Backend is closed, its Handles fail with ErrKeyNotFound and the
 // caller must unwrap again.
