@@ -43,7 +43,7 @@ func seed(b *testing.B, s *BoltStore, n int) {
 
 func openBench(b *testing.B) *BoltStore {
 	b.Helper()
-	// Production options: the group-commit delay is part of what is measured.
+	// Production options: the group commit is part of what is measured.
 	s, err := Open(filepath.Join(b.TempDir(), "kmipd.db"), Options{})
 	if err != nil {
 		b.Fatal(err)

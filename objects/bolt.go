@@ -10,7 +10,7 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,24 +27,22 @@ type Options struct {
 	// second.
 	LockTimeout time.Duration
 
-	// MaxBatchDelay is how long a write waits for others to share its
-	// commit and fsync (group commit). Longer delays batch more under load
-	// but add latency to a lone write. Zero means 2ms.
-	MaxBatchDelay time.Duration
-
-	// MaxBatchSize caps the writes sharing one commit. Zero means bbolt's
-	// default (1000).
+	// MaxBatchSize caps the writes sharing one commit (see groupCommit), so
+	// that under a flood of writes one transaction cannot grow without
+	// bound. Zero means 1000, bbolt's default for the same cap.
 	MaxBatchSize int
 }
+
+// defaultMaxBatchSize is MaxBatchSize when Options leaves it zero.
+const defaultMaxBatchSize = 1000
 
 // BoltStore is a Store in one bbolt file.
 type BoltStore struct {
 	db   *bolt.DB
 	path string
 
-	// writers counts the Create, Update and Delete calls in progress; see
-	// write.
-	writers atomic.Int32
+	// commits runs every write transaction; see write.
+	commits *groupCommit
 
 	// memo spares Get the decoding of records it has decoded before.
 	memo *recordMemo
@@ -63,8 +61,8 @@ func Open(path string, opts Options) (*BoltStore, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
 	}
-	if opts.MaxBatchDelay <= 0 {
-		opts.MaxBatchDelay = 2 * time.Millisecond
+	if opts.MaxBatchSize <= 0 {
+		opts.MaxBatchSize = defaultMaxBatchSize
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: opts.LockTimeout,
@@ -81,19 +79,23 @@ func Open(path string, opts Options) (*BoltStore, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.MaxBatchDelay
-	if opts.MaxBatchSize > 0 {
-		db.MaxBatchSize = opts.MaxBatchSize
-	}
 	if err := migrate(db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &BoltStore{db: db, path: path, memo: newRecordMemo()}, nil
+	return &BoltStore{
+		db:      db,
+		path:    path,
+		commits: &groupCommit{db: db, maxBatch: opts.MaxBatchSize},
+		memo:    newRecordMemo(),
+	}, nil
 }
 
-// Close closes the database file.
+// Close refuses new writes (they fail with ErrClosed), waits for those
+// already accepted to commit, and closes the database file once reads in
+// progress have finished. Reads after Close fail. Close is idempotent.
 func (s *BoltStore) Close() error {
+	s.commits.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
@@ -126,17 +128,214 @@ func validate(o *Object) ([]byte, error) {
 }
 
 // write runs fn in a read-write transaction, committed and fsynced before
-// it returns. When other writes are in progress it joins bbolt's Batch, so
-// that they share one commit and fsync (group commit; fn may then run more
-// than once, see doc.go). A lone write commits at once with Update instead:
-// Batch would hold it for MaxBatchDelay waiting for company that is not
-// coming, which at one caller is most of a write's latency.
+// it returns, through the group commit (groupCommit): concurrent writes
+// share one commit and its fsyncs, and fn may then run more than once (see
+// doc.go). fn returns an error only for a failure of the transaction itself;
+// the objects' own failures go through the caller's variables, so that they
+// do not make the batch run again.
 func (s *BoltStore) write(fn func(tx *bolt.Tx) error) error {
-	defer s.writers.Add(-1)
-	if s.writers.Add(1) == 1 {
-		return s.db.Update(fn)
+	return s.commits.write(fn)
+}
+
+// groupCommit runs the store's write transactions so that concurrent
+// writes share a commit and its fsyncs (bbolt syncs twice per commit: the
+// pages, then the meta page), which is most of a write's cost.
+//
+// It works without a timer. A write that finds no commit running becomes
+// the leader and commits at once, usually alone. Writes that arrive while
+// a commit runs queue behind it; when it ends, the leader hands the lead
+// to the oldest queued write, which commits up to MaxBatchSize of the
+// queue (all that arrived meanwhile) as the next batch. So a lone write
+// never waits, and under load each commit takes the writes that gathered
+// during the previous one. bbolt's DB.Batch, which this replaces, started
+// a batch on a MaxBatchDelay timer (or at MaxBatchSize), so under load
+// every write waited out the timer before its commit even began.
+//
+// Failures are isolated as in DB.Batch: when a function fails (an error
+// or a panic), the batch is rolled back, that function is run again in a
+// transaction of its own by its caller, to report its own error, and the
+// others are retried without it. A function may therefore run more than
+// once. (One that fails with an error while alone in its batch already
+// ran alone, so its error is returned without a second run.)
+type groupCommit struct {
+	db       *bolt.DB
+	maxBatch int
+
+	mu      sync.Mutex
+	leading bool           // a write holds the lead: others queue
+	queue   []*queuedWrite // oldest first; empty unless leading
+	closed  bool           // Close was called: new writes are refused
+
+	// accepted counts the writes in progress, which close waits for.
+	accepted sync.WaitGroup
+
+	// hooks let tests watch the commits; unset in production.
+	hooks commitHooks
+}
+
+// commitHooks observe a groupCommit in tests.
+type commitHooks struct {
+	// queued is called when a write queues behind a running commit,
+	// with the queue's length.
+	queued func(depth int)
+	// committed is called after each batch transaction, with its number
+	// of writes and its error, while the lead is still held and before
+	// the writes hear of it.
+	committed func(writes int, err error)
+}
+
+// queuedWrite is one write waiting for, or part of, a batch.
+type queuedWrite struct {
+	fn func(*bolt.Tx) error
+	// answer carries the write's next step. It is buffered so that the
+	// leader never waits for a writer: a write gets at most one answer
+	// it has not read yet.
+	answer chan answer
+}
+
+// answer tells a queued write what happened to it.
+type answer struct {
+	next nextStep
+	err  error // the outcome of the write's commit, when next is done
+}
+
+type nextStep int
+
+const (
+	done     nextStep = iota // the batch holding the write committed, or failed with err
+	lead                     // commit the queue, whose oldest write this is
+	runAlone                 // fn failed within a batch: run it in a transaction of its own
+)
+
+// write runs fn in a batch transaction and returns once the batch is
+// committed and fsynced, or has failed. It returns ErrClosed after close.
+func (g *groupCommit) write(fn func(*bolt.Tx) error) error {
+	w, leader, depth, err := g.enqueue(fn)
+	if err != nil {
+		return err
 	}
-	return s.db.Batch(fn)
+	defer g.accepted.Done()
+	a := answer{next: lead}
+	if !leader {
+		if g.hooks.queued != nil {
+			g.hooks.queued(depth)
+		}
+		a = <-w.answer
+	}
+	if a.next == lead {
+		g.commitQueue() // w is the queue's oldest write, so this answers it
+		a = <-w.answer
+	}
+	if a.next == runAlone {
+		return g.db.Update(fn)
+	}
+	return a.err
+}
+
+// enqueue queues a write of fn. leader reports that no commit was running,
+// so the caller holds the lead and must commit the queue; otherwise depth
+// is the queue's length with the write in it.
+func (g *groupCommit) enqueue(fn func(*bolt.Tx) error) (w *queuedWrite, leader bool, depth int, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, false, 0, ErrClosed
+	}
+	// Under mu, and before close has set closed: close's Wait sees it.
+	g.accepted.Add(1)
+	w = &queuedWrite{fn: fn, answer: make(chan answer, 1)}
+	g.queue = append(g.queue, w)
+	leader = !g.leading
+	g.leading = true
+	return w, leader, len(g.queue), nil
+}
+
+// commitQueue is the leader's work: it commits the oldest queued writes
+// (at most maxBatch) as one batch, answers them, and hands the lead to the
+// oldest write still queued, or gives it up if none is.
+func (g *groupCommit) commitQueue() {
+	g.mu.Lock()
+	n := min(len(g.queue), g.maxBatch)
+	batch := slices.Clone(g.queue[:n])
+	g.queue = slices.Delete(g.queue, 0, n)
+	g.mu.Unlock()
+
+	g.commit(batch)
+
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		g.queue[0].answer <- answer{next: lead}
+	} else {
+		g.leading = false
+	}
+	g.mu.Unlock()
+}
+
+// commit runs batch's functions in arrival order in one transaction and
+// answers every write. A function that fails is taken out of the batch
+// and told to run alone (unless it was alone already and returned an
+// error, which is then its own), and the rest are retried.
+func (g *groupCommit) commit(batch []*queuedWrite) {
+	for len(batch) > 0 {
+		failed, err := g.runBatch(batch)
+		if g.hooks.committed != nil {
+			g.hooks.committed(len(batch), err)
+		}
+		var p panicError
+		switch {
+		case failed < 0:
+			for _, w := range batch {
+				w.answer <- answer{next: done, err: err}
+			}
+			return
+		case len(batch) == 1 && !errors.As(err, &p):
+			batch[0].answer <- answer{next: done, err: err}
+			return
+		}
+		// A panic is rerun alone too, so that it is raised again in its
+		// own caller's goroutine rather than lost here.
+		batch[failed].answer <- answer{next: runAlone}
+		batch = slices.Delete(batch, failed, failed+1)
+	}
+}
+
+// runBatch runs the functions in one transaction, committed unless one of
+// them fails, and returns the index of the one that failed, or -1.
+func (g *groupCommit) runBatch(batch []*queuedWrite) (failed int, err error) {
+	failed = -1
+	err = g.db.Update(func(tx *bolt.Tx) error {
+		for i, w := range batch {
+			if err := callRecovering(w.fn, tx); err != nil {
+				failed = i
+				return err
+			}
+		}
+		return nil
+	})
+	return failed, err
+}
+
+// panicError is a transaction function's panic, recovered so that it
+// cannot take down the leader, which is committing other callers' writes.
+type panicError struct{ value any }
+
+func (p panicError) Error() string { return fmt.Sprintf("panic in write transaction: %v", p.value) }
+
+func callRecovering(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError{v}
+		}
+	}()
+	return fn(tx)
+}
+
+// close refuses new writes and waits for the accepted ones to finish.
+func (g *groupCommit) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.accepted.Wait()
 }
 
 // now is the store's clock, in the precision records keep.
@@ -165,9 +364,9 @@ func (s *BoltStore) Apply(ctx context.Context, creates []*Object, changes []Chan
 		defer s.memo.forget(c.ID) // as in Update
 	}
 	// Failures of the objects themselves (an identifier or a name taken, a
-	// change refused) are reported through failed, not returned to Batch:
-	// returning them would make Batch rerun every other write of the
-	// batch. Batch may run this more than once (see doc.go), so every
+	// change refused) are reported through failed, not returned to write:
+	// returning them would make the group commit rerun every other write
+	// of the batch. This may run more than once (see doc.go), so every
 	// result is set from scratch.
 	var (
 		written []*Object

@@ -32,13 +32,22 @@
 // before the call returns; NoSync is never used. Apply writes several
 // objects in one transaction (a key pair, a Re-key moving names), and
 // every write that gives an object a Name checks in its own transaction
-// that no other live object of the tenant has it (names.go). Create,
-// Update, Apply and Delete go through bbolt's Batch so that concurrent writers share one fsync
-// (group commit); a write with no other in progress commits at once
-// instead of waiting MaxBatchDelay for company. Batch may run a transaction function more than once, so
-// every function handed to it is idempotent: it starts from the stored
-// state each time, and an Update callback must only change the Object it is
-// given.
+// that no other live object of the tenant has it (names.go).
+//
+// Create, Update, Apply and Delete go through a group commit (groupCommit
+// in bolt.go) so that concurrent writers share one commit and its fsyncs.
+// There is no timer: a write that finds no commit running commits at once;
+// writes that arrive while one runs queue, and the next commit, which
+// starts as soon as that one ends, takes them all (up to MaxBatchSize). If
+// a transaction function fails, the batch is rolled back, that function
+// runs again alone to report its own error, and the others are retried
+// without it, as in bbolt's Batch. A transaction function may therefore
+// run more than once, so every one is idempotent: it starts from the
+// stored state each time, and an Update callback must only change the
+// Object it is given. The objects' own failures (ErrExists, ErrNameTaken,
+// an Update callback's error) are reported beside the transaction, not as
+// its error, so they never make the others run again. Close refuses new
+// writes (ErrClosed) and waits for the accepted ones to commit.
 //
 // An Object is a plain value: Get and Update return a fresh copy that
 // belongs to the caller, and nothing in it aliases the database. Get

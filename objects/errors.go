@@ -38,6 +38,11 @@ var (
 	// "Names SHALL be unique within a given key management domain"). It
 	// comes wrapped in a *NameTakenError, which says which name.
 	ErrNameTaken = errors.New("name already used by another object")
+
+	// ErrClosed: the store was closed; a write started after Close is
+	// refused (writes already in progress are committed before Close
+	// returns).
+	ErrClosed = errors.New("store is closed")
 )
 
 // NameTakenError is the ErrNameTaken of one Name value, so that a caller can

@@ -13,8 +13,9 @@ import (
 	"github.com/kmipd/kmipd/ttlv"
 )
 
-// testOptions keep tests fast: a lone write need not wait for company.
-var testOptions = Options{MaxBatchDelay: 200 * time.Microsecond}
+// testOptions are the production options: the group commit has no delay
+// to shorten for tests.
+var testOptions = Options{}
 
 // openTest opens a store in a fresh directory. At cleanup it checks the
 // bbolt file's consistency and that every index matches the records, then

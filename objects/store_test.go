@@ -207,10 +207,11 @@ func TestUpdateAtomic(t *testing.T) {
 }
 
 // A failing Update in the same batch as successful writes must not undo
-// or fail them (Batch reruns the others; our functions are idempotent).
+// or fail them (objects' own failures do not fail the transaction; see
+// also TestGroupCommitIsolatesFailures).
 func TestBatchMixedResults(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kmipd.db")
-	s, err := Open(path, Options{MaxBatchDelay: 20 * time.Millisecond})
+	s, err := Open(path, testOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
