@@ -548,12 +548,14 @@ func (s *BoltStore) Get(ctx context.Context, id string) (*Object, error) {
 	}
 	var rec []byte
 	var memoized *Object
+	// Noted before the transaction, for the memo's trust (see recordMemo).
+	epoch := s.memo.currentEpoch()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		stored := tx.Bucket(bucketObjects).Get([]byte(id))
 		if stored == nil {
 			return nil
 		}
-		if memoized = s.memo.lookup(id, stored); memoized != nil {
+		if memoized = s.memo.lookup(id, stored, epoch); memoized != nil {
 			return nil
 		}
 		// bbolt's slice is only valid inside the transaction, and the
@@ -575,7 +577,7 @@ func (s *BoltStore) Get(ctx context.Context, id string) (*Object, error) {
 		return nil, fmt.Errorf("get object %q: %w", id, err)
 	}
 	if s.memo.admit(id) {
-		s.memo.put(id, rec, o)
+		s.memo.put(id, rec, o, epoch)
 	}
 	return o, nil
 }

@@ -139,7 +139,7 @@ func TestGetResultsAreIndependent(t *testing.T) {
 		}
 		scribble(got)
 	}
-	if s.memo.lookup("k", mustRecord(t, s, "k")) == nil {
+	if s.memo.lookup("k", mustRecord(t, s, "k"), s.memo.currentEpoch()) == nil {
 		t.Error("the object was not memoized")
 	}
 }
@@ -311,9 +311,9 @@ func TestMemoBounds(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range tt.n {
-				m.put(fmt.Sprint("id-", i), tt.rec, o)
+				m.put(fmt.Sprint("id-", i), tt.rec, o, 0)
 			}
-			m.put("id-0", tt.rec, o) // replacing an entry keeps the count right
+			m.put("id-0", tt.rec, o, 0) // replacing an entry keeps the count right
 			sum := 0
 			for _, e := range m.entries {
 				sum += e.cost
@@ -339,7 +339,7 @@ func TestMemoByteBudget(t *testing.T) {
 	rec := encodeRecord(o)
 	m := newRecordMemo()
 	for i := range memoMaxEntries {
-		m.put(fmt.Sprint("id-", i), rec, o)
+		m.put(fmt.Sprint("id-", i), rec, o, 0)
 	}
 	if m.bytes > memoMaxBytes || len(m.entries) >= memoMaxEntries {
 		t.Errorf("%d entries of %d bytes, want at most %d bytes", len(m.entries), m.bytes, memoMaxBytes)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // Bounds of a recordMemo. An AES key's entry (its record of about 1.6 KiB
@@ -32,12 +33,23 @@ const (
 // Delete still forget their object, so that a replaced or deleted record,
 // wrapped material included, is not kept longer than needed.
 //
-// Entries are immutable once stored and their Object is never handed out,
-// only clones of it, so readers use an entry without holding the lock.
+// Entries are immutable once stored (but for trusted, which only goes from
+// false to true), so readers use an entry without holding the lock. Get hands out clones of an entry's Object; Peek hands
+// out the Object itself, read only.
+//
+// Peek skips the read transaction, so it cannot compare bytes: it uses
+// only trusted entries, those stored while no write forgot anything.
+// Every write that changes or deletes a stored record forgets it after its
+// commit, and forget advances epoch. A reader notes epoch before its read
+// transaction and put trusts its entry only if epoch has not moved since:
+// a record read before a commit can then never be trusted after it. (A
+// Create needs no forget: no entry, trusted or not, exists for an
+// identifier that was not stored.)
 type recordMemo struct {
 	mu      sync.Mutex
 	entries map[string]*memoEntry
-	bytes   int // sum of the entries' cost
+	bytes   int    // sum of the entries' cost
+	epoch   uint64 // forgets so far
 
 	// seen holds hashes of identifiers that missed recently, one per slot
 	// (a later miss overwrites); see admit.
@@ -46,9 +58,10 @@ type recordMemo struct {
 }
 
 type memoEntry struct {
-	rec  []byte  // the stored record obj was decoded from (a private copy)
-	obj  *Object // decoded; read only
-	cost int     // approximate bytes held: rec and obj
+	rec     []byte      // the stored record obj was decoded from (a private copy)
+	obj     *Object     // decoded; read only
+	cost    int         // approximate bytes held: rec and obj
+	trusted atomic.Bool // equal to the stored record until a write forgets it
 }
 
 func newRecordMemo() *recordMemo {
@@ -75,23 +88,55 @@ func (m *recordMemo) admit(id string) bool {
 
 // lookup returns the memoized object id if it was decoded from stored, the
 // record the caller's transaction reads now. The result belongs to the
-// memo: the caller must Clone it, not change it.
-func (m *recordMemo) lookup(id string, stored []byte) *Object {
+// memo: the caller must Clone it, not change it. readEpoch is as for put:
+// an entry stored untrusted (a write raced with its reader) becomes
+// trusted once a read finds it equal to the stored record with no forget
+// since the read began.
+func (m *recordMemo) lookup(id string, stored []byte, readEpoch uint64) *Object {
 	m.mu.Lock()
 	e := m.entries[id]
 	m.mu.Unlock()
 	if e == nil || !bytes.Equal(e.rec, stored) {
 		return nil
 	}
+	if !e.trusted.Load() {
+		m.mu.Lock()
+		if m.entries[id] == e && m.epoch == readEpoch {
+			e.trusted.Store(true)
+		}
+		m.mu.Unlock()
+	}
 	return e.obj
 }
 
+// trusted returns the memoized object id if its entry is trusted (see
+// recordMemo), else nil. The result belongs to the memo: read only.
+func (m *recordMemo) trusted(id string) *Object {
+	m.mu.Lock()
+	e := m.entries[id]
+	m.mu.Unlock()
+	if e == nil || !e.trusted.Load() {
+		return nil
+	}
+	return e.obj
+}
+
+// currentEpoch returns the epoch to pass to put for a record about to be
+// read.
+func (m *recordMemo) currentEpoch() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.epoch
+}
+
 // put remembers o, decoded from rec, in copies of its own, so that
-// nothing the caller does to o or rec reaches the memo. When the memo is
+// nothing the caller does to o or rec reaches the memo. readEpoch is
+// currentEpoch from before the transaction that read rec; the entry is
+// trusted if no write has forgotten anything since. When the memo is
 // full, arbitrary entries make room (Go randomises map iteration order):
 // simpler than LRU, and a hot object evicted by chance returns at its next
 // Get.
-func (m *recordMemo) put(id string, rec []byte, o *Object) {
+func (m *recordMemo) put(id string, rec []byte, o *Object, readEpoch uint64) {
 	if len(rec) > memoMaxRecord {
 		return
 	}
@@ -99,6 +144,7 @@ func (m *recordMemo) put(id string, rec []byte, o *Object) {
 	e := &memoEntry{rec: bytes.Clone(rec), obj: obj, cost: len(rec) + size}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	e.trusted.Store(readEpoch == m.epoch)
 	m.removeLocked(id)
 	for len(m.entries) > 0 && (len(m.entries) >= memoMaxEntries || m.bytes+e.cost > memoMaxBytes) {
 		for k := range m.entries {
@@ -110,10 +156,13 @@ func (m *recordMemo) put(id string, rec []byte, o *Object) {
 	m.bytes += e.cost
 }
 
-// forget drops the entry of id, if any.
+// forget drops the entry of id, if any, and distrusts every record read
+// before. Writers call it after their commit, never before: a reader
+// between a forget and the commit could read the old record and trust it.
 func (m *recordMemo) forget(id string) {
 	m.mu.Lock()
 	m.removeLocked(id)
+	m.epoch++
 	m.mu.Unlock()
 }
 

@@ -22,6 +22,13 @@ type Store interface {
 	// Get returns the object, or ErrNotFound. The caller owns the result.
 	Get(ctx context.Context, id string) (*Object, error)
 
+	// Peek is Get for a caller that only reads the object: the result may
+	// be shared with other callers and must not be changed, not even its
+	// slices. In exchange a store may answer from memory without a
+	// transaction and without a copy. It reflects every write that
+	// returned before Peek was called.
+	Peek(ctx context.Context, id string) (*Object, error)
+
 	// Update reads the object, calls fn on it and stores the result, all in
 	// one transaction; Revision is incremented and Updated set. If fn
 	// returns an error nothing is written and Update returns that error.

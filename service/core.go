@@ -19,9 +19,23 @@ import (
 
 // object loads the object id for op, applying the policy to it and the
 // date-driven state changes of KMIP 1.4 §3.22 (persisted when they
-// happened). An object the subject may not see is reported as absent.
+// happened). An object the subject may not see is reported as absent. The
+// caller owns the result.
 func (s *Service) object(ctx context.Context, req *kmip.Request, id string) (*objects.Object, error) {
-	o, err := s.store.Get(ctx, id)
+	return s.readObject(ctx, req, id, s.store.Get)
+}
+
+// sharedObject is object for a caller that only reads the result, which
+// may be shared with other requests and must not be changed, not even its
+// slices (objects.Store.Peek): the hot path of cryptographic operations
+// and Get, which then cost no read transaction and no copy.
+func (s *Service) sharedObject(ctx context.Context, req *kmip.Request, id string) (*objects.Object, error) {
+	return s.readObject(ctx, req, id, s.store.Peek)
+}
+
+func (s *Service) readObject(ctx context.Context, req *kmip.Request, id string,
+	read func(context.Context, string) (*objects.Object, error)) (*objects.Object, error) {
+	o, err := read(ctx, id)
 	if err != nil {
 		return nil, storeError(err, id)
 	}

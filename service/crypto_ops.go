@@ -152,7 +152,10 @@ func (c *cryptoOps) loadObject(ctx context.Context, req *kmip.Request) (*objects
 	if err != nil {
 		return nil, err
 	}
-	o, err := c.s.object(ctx, req, id)
+	// Read only, shared with other requests (Store.Peek): nothing on the
+	// cryptographic paths changes the object; Usage Limits and the like go
+	// through Store.Update on a copy of their own.
+	o, err := c.s.sharedObject(ctx, req, id)
 	if err != nil {
 		return nil, err
 	}
