@@ -48,7 +48,7 @@ func TestPeekReflectsWrites(t *testing.T) {
 			},
 			check: func(o *Object, err error) error {
 				if err != nil || nameOf(o) != "k/rev-2" || o.Revision != 2 {
-					return fmt.Errorf("Peek = revision %v name %q, %v; want revision 2", revisionOf(o), nameOf(o), err)
+					return fmt.Errorf("Peek = revision %v name %q, %w; want revision 2", revisionOf(o), nameOf(o), err)
 				}
 				return nil
 			},
@@ -60,7 +60,7 @@ func TestPeekReflectsWrites(t *testing.T) {
 			},
 			check: func(o *Object, err error) error {
 				if err != nil || nameOf(o) != "k/rev-3" {
-					return fmt.Errorf("Peek = name %q, %v; want k/rev-3", nameOf(o), err)
+					return fmt.Errorf("Peek = name %q, %w; want k/rev-3", nameOf(o), err)
 				}
 				return nil
 			},
