@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/miekg/pkcs11"
 )
@@ -81,6 +82,17 @@ func masterCopyTemplate() []*pkcs11.Attribute {
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 		pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
 	}
+}
+
+// withoutAttribute returns tmpl without the attribute of type t.
+func withoutAttribute(tmpl []*pkcs11.Attribute, t uint) []*pkcs11.Attribute {
+	return slices.DeleteFunc(tmpl, func(a *pkcs11.Attribute) bool { return a.Type == t })
+}
+
+// isCKR reports whether err is the PKCS#11 return value rv.
+func isCKR(err error, rv uint) bool {
+	var e pkcs11.Error
+	return errors.As(err, &e) && uint(e) == rv
 }
 
 // masterKeyRules are the attributes findMasterKey requires of a master
@@ -172,7 +184,13 @@ func (b *Backend) CreateMasterKey(ctx context.Context) error {
 		if found {
 			return fmt.Errorf("hsm: %s: %w", op, ErrMasterKeyExists)
 		}
-		h, err := b.p.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, masterKeyTemplate(b.master))
+		gen := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}
+		h, err := b.p.GenerateKey(s, gen, masterKeyTemplate(b.master))
+		if isCKR(err, pkcs11.CKR_ATTRIBUTE_TYPE_INVALID) {
+			// CKA_COPYABLE is new in PKCS#11 v2.40; a v2.20 module does
+			// not know it. Its default is true (§4.4), so leave it out.
+			h, err = b.p.GenerateKey(s, gen, withoutAttribute(masterKeyTemplate(b.master), pkcs11.CKA_COPYABLE))
+		}
 		if err != nil {
 			return opError(op, err)
 		}
