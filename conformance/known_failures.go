@@ -10,17 +10,8 @@ var KnownFailures = map[string]string{
 	"kmip-2.0/mandatory/PKCS11-M-1-20": "a decision, not a gap: kmipd does not offer the PKCS#11 pass-through operation (KMIP 2.0 §6.1.35): it would hand clients the HSM's PKCS#11 interface past the ACL and the audit choke point; the operation answers Operation Not Supported",
 
 	// kmip-1.3/mandatory
-	"kmip-1.3/mandatory/CS-AC-M-3-ECC-13":    "Register of a secp256k1 EC private key is refused as Invalid Field: curve secp256k1 is not supported (Go implements P-224, P-256, P-384, P-521 only)",
-	"kmip-1.3/mandatory/CS-BC-M-6-13":        "vector error, not a server fault: the file expects ciphertext fd912d…9095, which is not AES-128-ECB of 0102…16 under its registered key 0123…cdef (that is d9bcce…60c9, as CS-BC-M-6-14 has); it cannot pass",
-	"kmip-1.3/mandatory/MSGENC-HTTPS-M-1-13": "Query Objects does not list Template, which SASED-M-2-13 of this set registers: Templates are not supported (KMIP 1.4 §2.2.6, §4.25)",
-	"kmip-1.3/mandatory/MSGENC-JSON-M-1-13":  "Query Objects does not list Template, which SASED-M-2-13 of this set registers: Templates are not supported (KMIP 1.4 §2.2.6, §4.25)",
-	"kmip-1.3/mandatory/MSGENC-XML-M-1-13":   "Query Objects does not list Template, which SASED-M-2-13 of this set registers: Templates are not supported (KMIP 1.4 §2.2.6, §4.25)",
-	"kmip-1.3/mandatory/SASED-M-1-13":        "Query Objects does not list Template, which SASED-M-2-13 of this set registers: Templates are not supported (KMIP 1.4 §2.2.6, §4.25)",
-	"kmip-1.3/mandatory/SASED-M-2-13":        "Register of a Template is refused (\"objects of type Template cannot be registered\"); the 1.3 SASED profile registers one (KMIP 1.4 §2.2.6, deprecated but still an object type)",
-	"kmip-1.3/mandatory/SASED-M-3-13":        "series: SASED-M-3-13 locates the objects SASED-M-2-13 registers, and that file fails (Template Register)",
-	"kmip-1.3/mandatory/SUITEB_128-M-1-13":   "Query Objects does not list Template, which SASED-M-2-13 of this set registers: Templates are not supported (KMIP 1.4 §2.2.6, §4.25)",
-	"kmip-1.3/mandatory/SUITEB_192-M-1-13":   "Query Objects does not list Template, which SASED-M-2-13 of this set registers: Templates are not supported (KMIP 1.4 §2.2.6, §4.25)",
-	"kmip-1.3/mandatory/TL-M-1-13":           "Query Objects does not list Template, which SASED-M-2-13 of this set registers: Templates are not supported (KMIP 1.4 §2.2.6, §4.25)",
+	"kmip-1.3/mandatory/CS-AC-M-3-ECC-13": "Register of a secp256k1 EC private key is refused as Invalid Field: curve secp256k1 is not supported (Go implements P-224, P-256, P-384, P-521 only)",
+	"kmip-1.3/mandatory/CS-BC-M-6-13":     "vector error, not a server fault: the file expects ciphertext fd912d…9095, which is not AES-128-ECB of 0102…16 under its registered key 0123…cdef (that is d9bcce…60c9, as CS-BC-M-6-14 has); it cannot pass",
 
 	// kmip-1.4/testcases
 	"kmip-1.4/testcases/TC-CERTATTR-1-14":                "Get Attributes of a certificate lacks attributes the vector expects of it: Always Sensitive, Never Extractable, Extractable, Sensitive, Fresh, Lease Time (key attributes in KMIP 1.4 §3) and the Certificate Subject/Issuer C, CN and O of 1.0",

@@ -99,8 +99,9 @@ func nameToVendor(n string) (vendor, name string) {
 }
 
 // ParseAttributes decodes the attributes of a request container: a 1.x
-// Template-Attribute (Attribute children; Names of templates are refused,
-// templates being deprecated since 1.3), or a 2.x Attributes, Common/
+// Template-Attribute (Attribute children; the Names of templates it may
+// hold, KMIP 1.4 §2.1.8, are refused here: a caller that resolves
+// templates takes them out first), or a 2.x Attributes, Common/
 // Private/Public Key Attributes structure.
 func ParseAttributes(container ttlv.Value) ([]Attribute, error) {
 	if container.IsZero() {

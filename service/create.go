@@ -61,8 +61,9 @@ func crObjectTypeField(fields map[ttlv.Tag]ttlv.Value) (kmip.ObjectType, error) 
 // Template-Attribute (or one of its Create Key Pair variants) or the 2.x
 // Attributes structure, whichever of tags1x and tag2x is present. Both are
 // accepted in every version: a client that mixes them up is still
-// understood.
-func crRequestAttributes(fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) ([]kmip.Attribute, error) {
+// understood. In a 1.x request the Names of a Template-Attribute refer to
+// Templates (KMIP 1.4 §2.1.8), whose attributes are merged in.
+func (s *Service) crRequestAttributes(ctx context.Context, req *kmip.Request, fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) ([]kmip.Attribute, error) {
 	c1, ok1 := fields[tag1x]
 	c2, ok2 := fields[tag2x]
 	switch {
@@ -72,7 +73,16 @@ func crRequestAttributes(fields map[ttlv.Tag]ttlv.Value, tag1x, tag2x ttlv.Tag) 
 		if c1.Type != ttlv.TypeStructure {
 			return nil, crFieldType(c1)
 		}
-		return kmip.ParseAttributes(c1)
+		if req.Version.Is2x() {
+			// kmip.ParseAttributes refuses Names: 2.x has no templates.
+			return kmip.ParseAttributes(c1)
+		}
+		rest, templates := tplSplitNames(c1)
+		attrs, err := kmip.ParseAttributes(rest)
+		if err != nil || len(templates) == 0 {
+			return attrs, err
+		}
+		return s.tplApply(ctx, req, templates, attrs)
 	case ok2:
 		if c2.Type != ttlv.TypeStructure {
 			return nil, crFieldType(c2)
@@ -495,7 +505,7 @@ func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, 
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs, err := crRequestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -749,16 +759,16 @@ func crLink(t kmip.LinkType, id string) ttlv.Value {
 
 // keyPairAttrs reads and checks the three attribute sets of Create Key
 // Pair or Re-key Key Pair and returns the merged private and public sets.
-func keyPairAttrs(req *kmip.Request, fields map[ttlv.Tag]ttlv.Value, generated bool) (priv, pub []kmip.Attribute, err error) {
-	common, err := crRequestAttributes(fields, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes)
+func (s *Service) keyPairAttrs(ctx context.Context, req *kmip.Request, fields map[ttlv.Tag]ttlv.Value, generated bool) (priv, pub []kmip.Attribute, err error) {
+	common, err := s.crRequestAttributes(ctx, req, fields, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes)
 	if err != nil {
 		return nil, nil, err
 	}
-	privOnly, err := crRequestAttributes(fields, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes)
+	privOnly, err := s.crRequestAttributes(ctx, req, fields, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes)
 	if err != nil {
 		return nil, nil, err
 	}
-	pubOnly, err := crRequestAttributes(fields, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes)
+	pubOnly, err := s.crRequestAttributes(ctx, req, fields, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -861,7 +871,7 @@ func (s *Service) createKeyPairOp(ctx context.Context, req *kmip.Request) (ttlv.
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	privAttrs, pubAttrs, err := keyPairAttrs(req, fields, true)
+	privAttrs, pubAttrs, err := s.keyPairAttrs(ctx, req, fields, true)
 	if err != nil {
 		return ttlv.Value{}, err
 	}

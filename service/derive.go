@@ -358,7 +358,7 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs, err := crRequestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
 	if err != nil {
 		return ttlv.Value{}, err
 	}

@@ -109,6 +109,9 @@ func (s *Service) crMarkServed(ctx context.Context, o *objects.Object) {
 // crGetObject builds the object structure of a Get response.
 func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects.Object, want kmip.KeyFormatType,
 	compression kmip.KeyCompressionType, asReg bool, spec *crWrapSpec) (ttlv.Value, error) {
+	if o.ObjectType == kmip.ObjectTypeTemplate {
+		return tplGetObject(req, o, spec != nil || compression != 0 || want != 0)
+	}
 	if o.ObjectType == kmip.ObjectTypeCertificate {
 		if spec != nil || compression != 0 || (want != 0 && want != kmip.KeyFormatTypeX509) {
 			return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "certificates are returned as they were registered")

@@ -261,6 +261,12 @@ func (s *Service) destroyOp(ctx context.Context, req *kmip.Request) (ttlv.Value,
 	if err != nil {
 		return ttlv.Value{}, err
 	}
+	if done, err := s.tplDestroy(ctx, req, id); done || err != nil {
+		if err != nil {
+			return ttlv.Value{}, err
+		}
+		return uidPayload(id), nil
+	}
 	_, err = s.lifecycleUpdate(ctx, req, id, func(o *objects.Object, now time.Time) error {
 		if o.Archived {
 			return archivedError(id)

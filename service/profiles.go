@@ -10,12 +10,11 @@ import "github.com/kmipd/kmipd/kmip"
 // Managed Object Store, Tape Library and Storage Array with Self
 // Encrypting Drive server profiles.
 //
-// Left out on purpose: the Complete Server (Templates, Split Key and the
-// Put operation are missing), HTTPS, JSON and XML Server (kmipd speaks
-// TTLV over TLS only; the runner's XML is translated before it is sent),
-// Suite B (it depends on the deployment's certificates), Storage Array
-// with SED for KMIP 1.3 (its test cases register a Template), AES XTS
-// (SoftHSM has no XTS), Quantum Safe and PKCS#11 (refused by design).
+// Left out on purpose: the Complete Server (Split Key and the Put
+// operation are missing), HTTPS, JSON and XML Server (kmipd speaks TTLV
+// over TLS only; the runner's XML is translated before it is sent), Suite
+// B (it depends on the deployment's certificates), AES XTS (SoftHSM has no
+// XTS), Quantum Safe and PKCS#11 (refused by design).
 //
 // The 1.x names carry the KMIP version they were written for; the 2.x
 // names do not. Query answers each version only the names it defines.
@@ -60,6 +59,7 @@ var serverProfiles = []kmip.ProfileName{
 	kmip.ProfileNameTapeLibraryServerKMIPV12,
 	kmip.ProfileNameTapeLibraryServerKMIPV13,
 	kmip.ProfileNameTapeLibraryServerKMIPV14,
+	kmip.ProfileNameStorageArrayWithSelfEncryptingDriveServerKMIPV13,
 	kmip.ProfileNameStorageArrayWithSelfEncryptingDriveServerKMIPV14,
 
 	kmip.ProfileNameBaselineServer,

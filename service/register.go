@@ -72,7 +72,7 @@ func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs, err := crRequestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -82,9 +82,12 @@ func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value
 	if err := checkClientAttributes(req, ot, attrs, false); err != nil {
 		return ttlv.Value{}, err
 	}
+	if ot == kmip.ObjectTypeTemplate {
+		// Deprecated since 1.3, gone in 2.0 (template.go).
+		return s.tplRegister(ctx, req, fields, attrs)
+	}
 	tag, ok := crObjectTags[ot]
 	if !ok {
-		// Templates are deprecated since 1.3 and gone in 2.0.
 		return ttlv.Value{}, crBadObjectType(req, "objects of type %v cannot be registered", ot)
 	}
 	obj, ok := fields[tag]

@@ -188,7 +188,7 @@ func (s *Service) reKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Value, e
 	if err := rekeyable(req, old, kmip.ObjectTypeSymmetricKey); err != nil {
 		return ttlv.Value{}, err
 	}
-	requested, err := crRequestAttributes(fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	requested, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -297,7 +297,7 @@ func (s *Service) reKeyKeyPairOp(ctx context.Context, req *kmip.Request) (ttlv.V
 	if err := rekeyable(req, oldPub, kmip.ObjectTypePublicKey); err != nil {
 		return ttlv.Value{}, err
 	}
-	privReq, pubReq, err := keyPairAttrs(req, fields, true)
+	privReq, pubReq, err := s.keyPairAttrs(ctx, req, fields, true)
 	if err != nil {
 		return ttlv.Value{}, err
 	}

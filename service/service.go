@@ -127,10 +127,12 @@ func New(opts ...Option) *Service {
 	}
 	if s.store != nil && s.hsm != nil {
 		// The object types Register and Create accept (KMIP 1.4 §2.2).
+		// Query leaves out those a version does not define: Template
+		// (1.x only, template.go).
 		s.info.ObjectTypes = []kmip.ObjectType{
 			kmip.ObjectTypeCertificate, kmip.ObjectTypeSymmetricKey, kmip.ObjectTypePublicKey,
-			kmip.ObjectTypePrivateKey, kmip.ObjectTypeSplitKey, kmip.ObjectTypeSecretData,
-			kmip.ObjectTypeOpaqueObject, kmip.ObjectTypePGPKey,
+			kmip.ObjectTypePrivateKey, kmip.ObjectTypeSplitKey, kmip.ObjectTypeTemplate,
+			kmip.ObjectTypeSecretData, kmip.ObjectTypeOpaqueObject, kmip.ObjectTypePGPKey,
 		}
 		s.registerObjectOperations()
 	}
