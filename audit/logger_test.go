@@ -37,6 +37,10 @@ func (s *memSink) Write(_ context.Context, rec []byte) error {
 	}
 	s.writes++
 	s.buf.Write(rec)
+	if s.syncFail != nil {
+		// Write is append and fsync: the bytes are there, not durable.
+		return s.syncFail
+	}
 	s.durable = s.buf.Len()
 	return nil
 }
