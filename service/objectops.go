@@ -10,4 +10,5 @@ func (s *Service) registerObjectOperations() {
 	s.registerLifecycleOps()                                 // lifecycle.go: Activate, Revoke, Destroy, Check, Archive, Recover, Obtain Lease, Get Usage Allocation
 	s.registerCryptoOps()                                    // crypto_ops.go: Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify, Hash, RNG Retrieve, RNG Seed
 	s.mux.HandleFunc(kmip.OperationDeriveKey, s.deriveKeyOp) // derive.go: Derive Key
+	s.registerSplitKeyOps()                                  // splitkey.go: Create Split Key, Join Split Key
 }
