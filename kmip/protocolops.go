@@ -135,6 +135,11 @@ func QueryHandler(info *ServerInfo) Handler {
 				out = append(out, ttlv.Struct(TagExtensionInformation, f...))
 			}
 		}
+		// Query Validations (KMIP 1.4 §4.25, §2.1.20) is answered with no
+		// Validation Information: the server has no FIPS 140 or Common
+		// Criteria validation to report, and an empty answer is what
+		// TC-Q-VAL-2 expects of such a server. Query Attestation Types
+		// likewise lists none.
 		if ver.AtLeast(V1_3) && want[QueryFunctionQueryRNGs] {
 			out = append(out, ttlv.Struct(TagRNGParameters, ttlv.Enum(TagRNGAlgorithm, uint32(RNGAlgorithmUnspecified))))
 		}

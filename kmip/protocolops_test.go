@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -316,6 +317,45 @@ func TestQueryThroughHandleMessage(t *testing.T) {
 			}
 			if v, _ := it.Payload.Child(TagVendorIdentification); v.Text() != "kmipd" {
 				t.Errorf("payload %v", it.Payload)
+			}
+		})
+	}
+}
+
+// TestQueryValidationNone checks that Query Validations is answered with
+// no Validation Information in every version (the server holds no
+// validation: KMIP 1.4 §2.1.20), alone or beside another function.
+func TestQueryValidationNone(t *testing.T) {
+	h := QueryHandler(testServerInfo())
+	tests := []struct {
+		name  string
+		ver   ProtocolVersion
+		funcs []QueryFunction
+		want  []ttlv.Tag
+	}{
+		{name: "1.3", ver: V1_3, funcs: []QueryFunction{QueryFunctionQueryValidations}},
+		{name: "1.4", ver: V1_4, funcs: []QueryFunction{QueryFunctionQueryValidations}},
+		{name: "2.0", ver: V2_0, funcs: []QueryFunction{QueryFunctionQueryValidations}},
+		{name: "with objects", ver: V1_4, funcs: []QueryFunction{QueryFunctionQueryValidations, QueryFunctionQueryObjects},
+			want: []ttlv.Tag{TagObjectType, TagObjectType}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var fields []ttlv.Value
+			for _, f := range tt.funcs {
+				fields = append(fields, ttlv.Enum(TagQueryFunction, uint32(f)))
+			}
+			req := &Request{Version: tt.ver, Operation: OperationQuery, Payload: ttlv.Struct(TagRequestPayload, fields...)}
+			p, err := h.ServeKMIP(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []ttlv.Tag
+			for _, c := range p.Children() {
+				got = append(got, c.Tag)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("payload tags %v, want %v", got, tt.want)
 			}
 		})
 	}

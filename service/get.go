@@ -113,6 +113,15 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 		return tplGetObject(req, o, spec != nil || compression != 0 || want != 0)
 	}
 	if o.ObjectType == kmip.ObjectTypeCertificate {
+		// Sensitive and Extractable apply to every object (KMIP 2.0 §4.45,
+		// §4.20). Certificates are only returned as registered, never
+		// wrapped, so a sensitive one cannot be returned at all.
+		if a, ok := o.Attr(attrExtractable); ok && a.Value.Type == ttlv.TypeBoolean && !a.Value.Bool() {
+			return ttlv.Value{}, crRefusal(req, kmip.ResultReasonNotExtractable, "certificate %s is not extractable", o.ID)
+		}
+		if a, ok := o.Attr(attrSensitive); ok && a.Value.Type == ttlv.TypeBoolean && a.Value.Bool() {
+			return ttlv.Value{}, crRefusal(req, kmip.ResultReasonSensitive, "certificate %s is sensitive and certificates are not returned wrapped", o.ID)
+		}
 		if spec != nil || compression != 0 || (want != 0 && want != kmip.KeyFormatTypeX509) {
 			return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "certificates are returned as they were registered")
 		}
@@ -127,6 +136,9 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 	tag, ok := crObjectTags[o.ObjectType]
 	if !ok {
 		return ttlv.Value{}, crBadObjectType(req, "objects of type %v cannot be returned", o.ObjectType)
+	}
+	if isMetadataOnly(o) {
+		return metadataOnlyObject(o, tag, want, compression, spec)
 	}
 	secret := o.ObjectType != kmip.ObjectTypePublicKey
 	if secret && o.Wrapped == nil || !secret && len(o.Public) == 0 ||
@@ -202,18 +214,7 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 		// Compression Type).
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonKeyCompressionTypeNotSupported, "key compression type %v is not supported", compression)
 	}
-	var alg kmip.CryptographicAlgorithm
-	var length int32
-	if o.ObjectType != kmip.ObjectTypeSecretData {
-		// KMIP 1.4 Table 7: Cryptographic Algorithm and Length do not
-		// apply to Secret Data.
-		if a, ok := o.Attr(attrCryptoAlgorithm); ok {
-			alg = kmip.CryptographicAlgorithm(a.Value.Enum())
-		}
-		if a, ok := o.Attr(attrCryptoLength); ok {
-			length = a.Value.Int()
-		}
-	}
+	alg, length := keyBlockCrypto(o)
 	keyValue := ttlv.Struct(kmip.TagKeyValue, material)
 	var wrapping ttlv.Value
 	if spec != nil {
@@ -226,6 +227,25 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 	// The encoder runs after this function returns and clears plain: give
 	// the response its own copy of the material.
 	return crCopySecrets(out), nil
+}
+
+// keyBlockCrypto returns the Cryptographic Algorithm and Length a Key
+// Block of o states, 0 for those it omits.
+func keyBlockCrypto(o *objects.Object) (kmip.CryptographicAlgorithm, int32) {
+	if o.ObjectType == kmip.ObjectTypeSecretData {
+		// KMIP 1.4 Table 7: Cryptographic Algorithm and Length do not
+		// apply to Secret Data.
+		return 0, 0
+	}
+	var alg kmip.CryptographicAlgorithm
+	var length int32
+	if a, ok := o.Attr(attrCryptoAlgorithm); ok {
+		alg = kmip.CryptographicAlgorithm(a.Value.Enum())
+	}
+	if a, ok := o.Attr(attrCryptoLength); ok {
+		length = a.Value.Int()
+	}
+	return alg, length
 }
 
 // crWithKeyBlock returns the fields of a shell, its Key Block (if any)

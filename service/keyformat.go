@@ -52,7 +52,8 @@ const (
 )
 
 // crKeyBlock is a Key Block (KMIP 1.4 §2.1.3 Table 7) as a request carries
-// it. Exactly one of material and wrappedValue is set.
+// it. Exactly one of material and wrappedValue is set, or neither when
+// noValue is.
 type crKeyBlock struct {
 	format      kmip.KeyFormatType
 	compression kmip.KeyCompressionType // 0 when absent
@@ -65,6 +66,9 @@ type crKeyBlock struct {
 	alg          kmip.CryptographicAlgorithm // 0 when absent
 	length       int32                       // 0 when absent
 	wrapping     ttlv.Value                  // Key Wrapping Data, zero when absent
+	// noValue is true when the Key Block has no Key Value: the client
+	// registers a metadata-only object (mdo.go).
+	noValue bool
 }
 
 // parseKeyBlock decodes a Key Block. Fields it does not know are ignored
@@ -127,8 +131,12 @@ func parseKeyBlock(v ttlv.Value) (crKeyBlock, error) {
 	switch {
 	case !haveFormat:
 		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block without key format type")
+	case !haveValue && !kb.wrapping.IsZero():
+		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block has key wrapping data but no key value")
 	case !haveValue:
-		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key block without key value")
+		// KMIP 1.4 §3.41, 2.0 §4.28: a Register may omit the Key Value;
+		// the caller decides whether the object type allows it.
+		kb.noValue = true
 	case kb.wrappedValue != nil && kb.wrapping.IsZero():
 		return kb, kmip.Errorf(kmip.ResultReasonInvalidField, "key value is a byte string but the key block has no key wrapping data")
 	case !kb.wrapping.IsZero() && kb.wrappedValue == nil:
@@ -728,7 +736,10 @@ func keyBlockValue(format kmip.KeyFormatType, compression kmip.KeyCompressionTyp
 	if compression != 0 {
 		f = append(f, ttlv.Enum(kmip.TagKeyCompressionType, uint32(compression)))
 	}
-	f = append(f, keyValue)
+	if !keyValue.IsZero() {
+		// Zero for a metadata-only object (mdo.go).
+		f = append(f, keyValue)
+	}
 	if alg != 0 {
 		f = append(f, ttlv.Enum(kmip.TagCryptographicAlgorithm, uint32(alg)))
 	}

@@ -10,11 +10,12 @@ import "github.com/kmipd/kmipd/kmip"
 // Managed Object Store, Tape Library and Storage Array with Self
 // Encrypting Drive server profiles.
 //
-// Left out on purpose: the Complete Server (Split Key and the Put
-// operation are missing), HTTPS, JSON and XML Server (kmipd speaks TTLV
-// over TLS only; the runner's XML is translated before it is sent), Suite
-// B (it depends on the deployment's certificates), AES XTS (SoftHSM has no
-// XTS), Quantum Safe and PKCS#11 (refused by design).
+// Left out on purpose: the Complete Server (the Put operation and the
+// Split Key methods other than XOR and GF(2^8) are missing), HTTPS, JSON
+// and XML Server (kmipd speaks TTLV over TLS only; the runner's XML is
+// translated before it is sent), Suite B (it depends on the deployment's
+// certificates), AES XTS (SoftHSM has no XTS), Quantum Safe and PKCS#11
+// (refused by design).
 //
 // The 1.x names carry the KMIP version they were written for; the 2.x
 // names do not. Query answers each version only the names it defines.

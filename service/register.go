@@ -136,6 +136,9 @@ func (s *Service) crRegisterKey(ctx context.Context, req *kmip.Request, o *objec
 	if err != nil {
 		return err
 	}
+	if kb.noValue {
+		return registerMetadataOnly(req, o, attrs, ot, &kb, shell)
+	}
 	if !kb.wrapping.IsZero() {
 		// KMIP 1.4 §4.3: "The object and attributes MAY be wrapped". Keep
 		// the Key Block as registered for Get "As Registered", and
@@ -180,6 +183,17 @@ func (s *Service) crRegisterKey(ctx context.Context, req *kmip.Request, o *objec
 		o.Public = crEncodeShell(ttlv.Struct(crObjectTags[ot], shell...))
 	}
 	crSetCrypto(o, alg, bits)
+	crSetRegisteredUsage(o, ot, alg)
+	// KMIP 1.4 §3.17: for registered objects the digest is computed on
+	// the Key Material in the Key Format Type of the registered object.
+	o.SetAttr(attr(attrDigest, crDigest(kb.material, kb.format)))
+	crSetFormat(o, kb.format)
+	return nil
+}
+
+// crSetRegisteredUsage gives a registered key without a Cryptographic
+// Usage Mask the default one of its kind.
+func crSetRegisteredUsage(o *objects.Object, ot kmip.ObjectType, alg kmip.CryptographicAlgorithm) {
 	switch ot {
 	case kmip.ObjectTypeSymmetricKey:
 		crSetUsage(o, defaultSymmetricUsage(alg))
@@ -191,11 +205,6 @@ func (s *Service) crRegisterKey(ctx context.Context, req *kmip.Request, o *objec
 		// MongoDB registers Secret Data without a usage mask.
 		crSetUsage(o, kmip.CryptographicUsageMaskDeriveKey)
 	}
-	// KMIP 1.4 §3.17: for registered objects the digest is computed on
-	// the Key Material in the Key Format Type of the registered object.
-	o.SetAttr(attr(attrDigest, crDigest(kb.material, kb.format)))
-	crSetFormat(o, kb.format)
-	return nil
 }
 
 // crObjectShell returns the fields of a Secret Data, Split Key or PGP Key
@@ -240,19 +249,9 @@ func crObjectShell(req *kmip.Request, ot kmip.ObjectType, obj ttlv.Value) ([]ttl
 // Table 171: they "MAY be omitted only if this information is
 // encapsulated in the Key Block"; "Does not apply to Secret Data").
 func registeredCrypto(req *kmip.Request, ot kmip.ObjectType, kb *crKeyBlock, attrs []kmip.Attribute, imp importedKey) (kmip.CryptographicAlgorithm, int32, error) {
-	alg := kb.alg
-	if a, ok := crEnumAttr(attrs, attrCryptoAlgorithm); ok {
-		if alg != 0 && kmip.CryptographicAlgorithm(a) != alg {
-			return 0, 0, crBadValue(req, "cryptographic algorithm of the attributes and of the key block differ")
-		}
-		alg = kmip.CryptographicAlgorithm(a)
-	}
-	bits := kb.length
-	if b, ok := crIntAttr(attrs, attrCryptoLength); ok {
-		if bits != 0 && b != bits {
-			return 0, 0, crBadValue(req, "cryptographic length of the attributes and of the key block differ")
-		}
-		bits = b
+	alg, bits, err := statedCrypto(req, kb, attrs)
+	if err != nil {
+		return 0, 0, err
 	}
 	switch ot {
 	case kmip.ObjectTypePrivateKey, kmip.ObjectTypePublicKey:
@@ -286,6 +285,27 @@ func registeredCrypto(req *kmip.Request, ot kmip.ObjectType, kb *crKeyBlock, att
 	default:
 		return alg, bits, nil
 	}
+}
+
+// statedCrypto returns the Cryptographic Algorithm and Length the request
+// states, in its attributes or its Key Block (0 when neither does),
+// refusing the two when they differ.
+func statedCrypto(req *kmip.Request, kb *crKeyBlock, attrs []kmip.Attribute) (kmip.CryptographicAlgorithm, int32, error) {
+	alg := kb.alg
+	if a, ok := crEnumAttr(attrs, attrCryptoAlgorithm); ok {
+		if alg != 0 && kmip.CryptographicAlgorithm(a) != alg {
+			return 0, 0, crBadValue(req, "cryptographic algorithm of the attributes and of the key block differ")
+		}
+		alg = kmip.CryptographicAlgorithm(a)
+	}
+	bits := kb.length
+	if b, ok := crIntAttr(attrs, attrCryptoLength); ok {
+		if bits != 0 && b != bits {
+			return 0, 0, crBadValue(req, "cryptographic length of the attributes and of the key block differ")
+		}
+		bits = b
+	}
+	return alg, bits, nil
 }
 
 // crRegisterOpaque registers an Opaque Object (KMIP 1.4 §2.2.8). Its value
@@ -361,7 +381,7 @@ func registerCertificate(o *objects.Object, obj ttlv.Value) error {
 	o.Public = crClone(der)
 	o.SetAttr(attr(attrCertificateType, ttlv.Enum(0, t.Enum())))
 	o.SetAttr(attr(attrCertificateLength, ttlv.Int(0, int32(n))))
-	o.SetAttr(attr(attrDigest, crDigest(v, 0)))
+	certSetDerivedAttributes(o, kmip.CertificateType(t.Enum()), der)
 	if kmip.CertificateType(t.Enum()) != kmip.CertificateTypeX509 {
 		return nil
 	}
@@ -371,7 +391,7 @@ func registerCertificate(o *objects.Object, obj ttlv.Value) error {
 	}
 	o.SetAttr(attr("X.509 Certificate Identifier", ttlv.Struct(0,
 		ttlv.Bytes(kmip.TagIssuerDistinguishedName, c.RawIssuer),
-		ttlv.Bytes(kmip.TagCertificateSerialNumber, c.SerialNumber.Bytes()))))
+		ttlv.Bytes(kmip.TagCertificateSerialNumber, certSerialNumberDER(c)))))
 	subject := []ttlv.Value{ttlv.Bytes(kmip.TagSubjectDistinguishedName, c.RawSubject)}
 	issuer := []ttlv.Value{ttlv.Bytes(kmip.TagIssuerDistinguishedName, c.RawIssuer)}
 	for _, e := range c.Extensions {

@@ -307,7 +307,8 @@ func TestCreationRegisterObjects(t *testing.T) {
 				t.Errorf("certificate length %d", n)
 			}
 			ident := creationAttrValue(t, o, "X.509 Certificate Identifier")
-			if sn, _ := ident.Child(kmip.TagCertificateSerialNumber); big.NewInt(4242).Cmp(new(big.Int).SetBytes(sn.Bytes())) != 0 {
+			// The Serial Number field as DER encodes it: INTEGER 4242.
+			if sn, _ := ident.Child(kmip.TagCertificateSerialNumber); !bytes.Equal(sn.Bytes(), []byte{0x02, 0x02, 0x10, 0x92}) {
 				t.Errorf("serial number %x", sn.Bytes())
 			}
 			subj := creationAttrValue(t, o, "X.509 Certificate Subject")
