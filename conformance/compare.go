@@ -145,6 +145,8 @@ func (c *comparer) message(e expected, a, req ttlv.Value) *Difference {
 		for t := range c.step.ServerChosen {
 			c.loose[t] = RuleLiteralPlaceholder
 		}
+		// Rule literal-short-identifier.
+		c.loose[kmip.TagShortUniqueIdentifier] = RuleLiteralShortID
 		c.reqItem = ttlv.Value{}
 		if i < len(rItems) {
 			c.reqItem = rItems[i]
@@ -277,6 +279,7 @@ func (c *comparer) value(path string, e expected, a ttlv.Value) *Difference {
 			return d
 		}
 		c.b.used[RuleReferenceClock] = true
+		c.b.clock[e.v.Raw64()] = a
 		return nil
 	}
 	return c.diff(path, "", "got %s, want %s", c.describe(a), c.describe(e.v))
@@ -459,6 +462,12 @@ func (c *comparer) payload(path string, e expected, a ttlv.Value) *Difference {
 	case kmip.OperationGet, kmip.OperationExport:
 		if id, ok := a.Child(kmip.TagUniqueIdentifier); ok && id.Type == ttlv.TypeTextString && c.b.objects[id.Text()].generated {
 			c.generated = true
+		}
+		if op == kmip.OperationExport {
+			// Export returns every attribute of the object, in the
+			// server's order, beside the object (KMIP 2.0 §6.1.18):
+			// compared as Get Attributes naming none is.
+			return c.attributes(path, e, a)
 		}
 	default:
 		// Compared exactly (rule exact).

@@ -43,6 +43,8 @@ const (
 	RulePairByOperation      = "pair-by-operation"
 	RuleSeries               = "series"
 	RuleReferenceClock       = "reference-clock"
+	RuleEchoedClock          = "echoed-reference-clock"
+	RuleLiteralShortID       = "literal-short-identifier"
 	RuleDiscoverVersions     = "discover-versions"
 	RuleExtractionWhitespace = "extraction-whitespace"
 	RuleXMLValueNormalizing  = "xml-values"
@@ -75,15 +77,21 @@ var Rules = []Rule{
 	{RuleRandomID, "$UNIQUE_IDENTIFIER_RANDOM_n, $SHORT_UNIQUE_IDENTIFIER_RANDOM_n",
 		"generated on first sight in a request (a random UUID; the short form is the SHA-256 of the matching long one), then bound like any identifier",
 		"README: client-chosen identifiers of 2.0 TC-IMPEXP-5 (KMIP 2.0 §4.49 Short Unique Identifier)"},
+	{RuleLiteralShortID, "a literal Short Unique Identifier in a response",
+		"compared by type and length",
+		"it is the reference server's (KMIP 2.0 §4.52: the server assigns it); TC-IMPEXP-3-20 writes the reference run's value in its last Get Attributes where the rest of the file has $SHORT_UNIQUE_IDENTIFIER_0"},
 	{RuleFallbackLastID, "a request $UNIQUE_IDENTIFIER_n no response bound",
 		"stands for the last Unique Identifier any response returned",
 		"TC-RNG-ATTR-2-13 binds $UNIQUE_IDENTIFIER_1 in the Create response and then sends $UNIQUE_IDENTIFIER_0 (README: Surprises)"},
 	{RuleNow, "$NOW, $NOW+s, $NOW-s",
 		"in a request: the runner's clock plus the offset; in a response: any time from the start of the file minus a slack to now plus the slack, shifted by the offset",
 		"README: time stamps and server-set dates are the real clock; the slack (10 s by default) absorbs clock granularity"},
-	{RuleReferenceClock, "a literal Date-Time in a response that no request of the file sent",
+	{RuleReferenceClock, "a literal Date-Time in a response that no request of the file sent before a response showed it",
 		"compared like $NOW: any time from the start of the file to now, give or take the slack",
 		"it is the reference run's clock: the extracted 1.0-1.2 set writes Time Stamp, Initial Date, Last Change Date and the date Activate set as literals (2012-04-27T08:12:24+00:00) where later sets write $NOW"},
+	{RuleEchoedClock, "a literal Date-Time in a request that an earlier response of the file showed first",
+		"replaced by the value the server answered where that response showed it; compared by rule reference-clock in responses",
+		"it is the reference run's clock sent back: TC-IMPEXP-2..5 Import the attributes Export returned, Initial Date and Last Change Date included (KMIP 2.0 §6.1.24: the supplied values are kept)"},
 	{RuleCaptured, "$CORRELATION_VALUE, $TICKET_VALUE, $DATA_n, $IV_COUNTER_NONCE, $MAC_DATA, $SIGNATURE_DATA, $AUTHENTICATED_ENCRYPTION_TAG, $KEY_MATERIAL_n, $KEY_VALUE_n, ... in a response",
 		"type checked, value captured (the latest sighting wins) and substituted in later requests",
 		"README: values the server computes and the file cannot predict (server-chosen IV, random keys, streaming correlation values, tickets)"},
@@ -114,13 +122,13 @@ var Rules = []Rule{
 	{RuleQueryProfile, "Query response payloads",
 		"the server must list every operation and object type the vector lists that some request of the same set uses; every other item kind the vector shows (Vendor Identification, Server Information, Capability Information, Profile Information, RNG Parameters, ...) must be present at least once, its content not compared; the server may list more, but only items and values its answer's protocol version defines",
 		"the vectors describe the reference server (README: Query responses: \"contains what the profile requires\"); the set's own requests stand for what its profile requires"},
-	{RuleAttributeSet, "Get Attributes and Get Attribute List response payloads",
+	{RuleAttributeSet, "Get Attributes and Get Attribute List response payloads, and the Attributes of Export responses",
 		"attributes (1.x Attribute structures, 2.x items of Attributes, Attribute Names, Attribute References) compared as a multiset keyed by attribute name, each value by the other rules",
 		"the order of the reference server is not specified (README: GetAttributes / GetAttributeList)"},
 	{RulePolicyAttributes, "Original Creation Date, Random Number Generator, Digest, Lease Time, in those payloads",
 		"may be added or left out by the server; when both sides have Digest or Random Number Generator only their shape (tags and types) is compared",
 		"README: server-added or server-omitted optional attributes are policy choices; Lease Time is set by the server and need not have a value (KMIP 1.4 §3.20); the digest depends on the key format digested and on random key material, the RNG describes the reference server"},
-	{RuleAllAttributes, "Get Attribute List, and Get Attributes naming no attribute",
+	{RuleAllAttributes, "Get Attribute List, Get Attributes naming no attribute, and Export",
 		"the server may return attributes the vector does not list if it sets them itself (\"Initially set by\" names the server in the attribute's table) and the response's version defines them; every attribute the vector lists must still be there",
 		"which server-set attributes an object carries is the server's; TL-M-3 lists Sensitive, Extractable, Always Sensitive and Never Extractable in Get Attribute List and then leaves them out of Get Attributes of the same object"},
 	{RuleAttributeIndex, "1.x Attribute structures",

@@ -146,6 +146,9 @@ func (r *Runner) Run(ctx context.Context, v *Vector) (res Result) {
 			}
 			return fail(k+1, "", "request (line %d): %v", step.RequestLine, err)
 		}
+		if len(v.EchoedTimes) > 0 {
+			req = b.echoClock(req, v.EchoedTimes)
+		}
 		_ = conn.SetDeadline(time.Now().Add(timeout))
 		if _, err := conn.Write(ttlv.Marshal(req)); err != nil {
 			return fail(k+1, "", "send request: %v", ctxErr(ctx, err))

@@ -105,6 +105,10 @@ type bindings struct {
 	// objects holds what the conversation learnt about each object the
 	// server created or registered, by identifier.
 	objects map[string]objectFacts
+	// clock maps a literal Date-Time of the vector's responses that was
+	// the reference server's clock to the value the server answered in
+	// its place (rules reference-clock, echoed-reference-clock).
+	clock map[uint64]ttlv.Value
 	// used records the conversation-level rules applied.
 	used map[string]bool
 }
@@ -115,6 +119,7 @@ func newBindings() *bindings {
 		owner:   map[string]string{},
 		latest:  map[ttlv.Tag]ttlv.Value{},
 		objects: map[string]objectFacts{},
+		clock:   map[uint64]ttlv.Value{},
 		used:    map[string]bool{},
 	}
 }
@@ -127,6 +132,7 @@ func (b *bindings) clone() *bindings {
 		owner:   maps.Clone(b.owner),
 		latest:  b.latest, // written only after an item is compared
 		objects: b.objects,
+		clock:   maps.Clone(b.clock),
 		used:    maps.Clone(b.used),
 	}
 }
@@ -360,4 +366,31 @@ func (b *bindings) recordItem(resp, req ttlv.Value, names *kmip.Names) {
 		}
 		b.objects[c.Text()] = f
 	}
+}
+
+// echoClock replaces in a request each literal Date-Time of echoed (a
+// value an earlier response of the vector showed as the reference
+// server's clock) with the value this server answered in its place: an
+// Import sends back the dates Export returned (TC-IMPEXP-2..5, rule
+// echoed-reference-clock). A date no response bound yet is sent as
+// written.
+func (b *bindings) echoClock(v ttlv.Value, echoed map[uint64]bool) ttlv.Value {
+	if v.Type == ttlv.TypeStructure {
+		kids := v.Children()
+		out := make([]ttlv.Value, len(kids))
+		for i, k := range kids {
+			out[i] = b.echoClock(k, echoed)
+		}
+		return ttlv.Struct(v.Tag, out...)
+	}
+	if v.Type != ttlv.TypeDateTime && v.Type != ttlv.TypeDateTimeExtended || !echoed[v.Raw64()] {
+		return v
+	}
+	got, ok := b.clock[v.Raw64()]
+	if !ok || got.Type != v.Type {
+		return v
+	}
+	b.used[RuleEchoedClock] = true
+	got.Tag = v.Tag
+	return got
 }

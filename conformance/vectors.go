@@ -62,9 +62,13 @@ type Vector struct {
 	// the next.
 	Series      string
 	SeriesStart bool
-	// RequestTimes holds the literal Date-Time values of the requests
-	// (rule reference-clock).
+	// RequestTimes holds the literal Date-Time values a request sends
+	// before any response shows them (rule reference-clock).
 	RequestTimes map[uint64]bool
+	// EchoedTimes holds the literal Date-Time values a request sends
+	// after a response showed them first: the reference server's clock,
+	// sent back (rule echoed-reference-clock).
+	EchoedTimes map[uint64]bool
 	// SetOperations and SetObjectTypes are the operations and object
 	// types that the requests of all the vectors of the same set use,
 	// sorted: what Query must report for the set's profile (rule
@@ -119,7 +123,7 @@ type message struct {
 	ops     []kmip.Operation
 	phs     []PlaceholderUse
 	tags    map[ttlv.Tag]bool
-	times   []uint64             // the Date-Time values of a request
+	times   []uint64             // the Date-Time values of the message
 	objects []kmip.ObjectType    // the Object Types a request names
 	version kmip.ProtocolVersion // a request's protocol version
 }
@@ -150,13 +154,21 @@ func ParseVector(path, set string, data []byte, names *kmip.Names) (*Vector, err
 	if collapsed {
 		v.Quirks = append(v.Quirks, RuleExtractionWhitespace)
 	}
-	v.RequestTimes = map[uint64]bool{}
+	v.RequestTimes, v.EchoedTimes = map[uint64]bool{}, map[uint64]bool{}
+	shown := map[uint64]bool{} // the Date-Times of the responses so far
 	for i := range msgs {
 		if err := scanMessage(&msgs[i], names); err != nil {
 			return nil, fmt.Errorf("vector %s: line %d: %w", path, msgs[i].line, err)
 		}
 		for _, t := range msgs[i].times {
-			v.RequestTimes[t] = true
+			switch {
+			case !msgs[i].request:
+				shown[t] = true
+			case shown[t]:
+				v.EchoedTimes[t] = true
+			default:
+				v.RequestTimes[t] = true
+			}
 		}
 	}
 	steps, reordered, err := pairMessages(msgs)
@@ -280,12 +292,10 @@ func scanMessage(m *message, names *kmip.Names) error {
 	m.tags = map[ttlv.Tag]bool{}
 	walk(v, func(x ttlv.Value) {
 		m.tags[x.Tag] = true
-		if !m.request {
-			return
-		}
 		switch {
 		case x.Type == ttlv.TypeDateTime || x.Type == ttlv.TypeDateTimeExtended:
 			m.times = append(m.times, x.Raw64())
+		case !m.request:
 		case x.Tag == kmip.TagObjectType && x.Type == ttlv.TypeEnumeration:
 			m.objects = append(m.objects, kmip.ObjectType(x.Enum()))
 		}

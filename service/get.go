@@ -43,38 +43,11 @@ func (s *Service) getOp(ctx context.Context, req *kmip.Request) (ttlv.Value, err
 	if o.Archived {
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonObjectArchived, "object %s is archived", id)
 	}
-	var (
-		want        kmip.KeyFormatType
-		compression kmip.KeyCompressionType
-		asReg       bool
-		spec        *crWrapSpec
-	)
-	if v, ok := fields[kmip.TagKeyFormatType]; ok {
-		if v.Type != ttlv.TypeEnumeration {
-			return ttlv.Value{}, crFieldType(v)
-		}
-		want = kmip.KeyFormatType(v.Enum())
+	opts, err := crParseGetOptions(fields)
+	if err != nil {
+		return ttlv.Value{}, err
 	}
-	if v, ok := fields[kmip.TagKeyCompressionType]; ok {
-		if v.Type != ttlv.TypeEnumeration {
-			return ttlv.Value{}, crFieldType(v)
-		}
-		compression = kmip.KeyCompressionType(v.Enum())
-	}
-	if v, ok := fields[kmip.TagKeyWrapType]; ok {
-		if v.Type != ttlv.TypeEnumeration {
-			return ttlv.Value{}, crFieldType(v)
-		}
-		asReg = kmip.KeyWrapType(v.Enum()) == kmip.KeyWrapTypeAsRegistered
-	}
-	if v, ok := fields[kmip.TagKeyWrappingSpecification]; ok {
-		ws, err := crParseWrapSpec(v)
-		if err != nil {
-			return ttlv.Value{}, err
-		}
-		spec = &ws
-	}
-	obj, err := s.crGetObject(ctx, req, o, want, compression, asReg, spec)
+	obj, err := s.crGetObject(ctx, req, o, opts.want, opts.compression, opts.asRegistered, opts.spec)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -84,6 +57,47 @@ func (s *Service) getOp(ctx context.Context, req *kmip.Request) (ttlv.Value, err
 		ttlv.Text(kmip.TagUniqueIdentifier, o.ID),
 		obj,
 	), nil
+}
+
+// crGetOptions are the fields of a Get request (KMIP 2.0 §6.1.19) that
+// shape the returned object; Export (§6.1.18) has the same ones.
+type crGetOptions struct {
+	want         kmip.KeyFormatType
+	compression  kmip.KeyCompressionType
+	asRegistered bool
+	spec         *crWrapSpec
+}
+
+// crParseGetOptions reads Key Format Type, Key Compression Type, Key Wrap
+// Type and Key Wrapping Specification from a Get or Export payload.
+func crParseGetOptions(fields map[ttlv.Tag]ttlv.Value) (crGetOptions, error) {
+	var opts crGetOptions
+	if v, ok := fields[kmip.TagKeyFormatType]; ok {
+		if v.Type != ttlv.TypeEnumeration {
+			return opts, crFieldType(v)
+		}
+		opts.want = kmip.KeyFormatType(v.Enum())
+	}
+	if v, ok := fields[kmip.TagKeyCompressionType]; ok {
+		if v.Type != ttlv.TypeEnumeration {
+			return opts, crFieldType(v)
+		}
+		opts.compression = kmip.KeyCompressionType(v.Enum())
+	}
+	if v, ok := fields[kmip.TagKeyWrapType]; ok {
+		if v.Type != ttlv.TypeEnumeration {
+			return opts, crFieldType(v)
+		}
+		opts.asRegistered = kmip.KeyWrapType(v.Enum()) == kmip.KeyWrapTypeAsRegistered
+	}
+	if v, ok := fields[kmip.TagKeyWrappingSpecification]; ok {
+		ws, err := crParseWrapSpec(v)
+		if err != nil {
+			return opts, err
+		}
+		opts.spec = &ws
+	}
+	return opts, nil
 }
 
 // crMarkServed clears Fresh once the object has been served (KMIP 1.4 §3.34:

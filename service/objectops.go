@@ -11,4 +11,5 @@ func (s *Service) registerObjectOperations() {
 	s.registerCryptoOps()                                    // crypto_ops.go: Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify, Hash, RNG Retrieve, RNG Seed
 	s.mux.HandleFunc(kmip.OperationDeriveKey, s.deriveKeyOp) // derive.go: Derive Key
 	s.registerSplitKeyOps()                                  // splitkey.go: Create Split Key, Join Split Key
+	s.registerImpExpOps()                                    // impexp.go: Export, Import
 }

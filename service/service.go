@@ -251,7 +251,7 @@ func (s *Service) prepareUndo(ctx context.Context, req *kmip.Request) func(ttlv.
 		switch req.Operation {
 		case kmip.OperationCreate, kmip.OperationRegister, kmip.OperationCreateKeyPair, kmip.OperationReKey,
 			kmip.OperationReKeyKeyPair, kmip.OperationDeriveKey, kmip.OperationCertify, kmip.OperationReCertify,
-			kmip.OperationCreateSplitKey, kmip.OperationJoinSplitKey:
+			kmip.OperationCreateSplitKey, kmip.OperationJoinSplitKey, kmip.OperationImport:
 			for _, tag := range []ttlv.Tag{kmip.TagUniqueIdentifier, kmip.TagPrivateKeyUniqueIdentifier, kmip.TagPublicKeyUniqueIdentifier} {
 				for _, v := range payload.All(tag) {
 					if v.Type == ttlv.TypeTextString && (before == nil || v.Text() != before.ID) {
