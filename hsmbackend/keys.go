@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ type PairSpec struct {
 	// Bits is the RSA modulus length (MinRSABits..MaxRSABits, a multiple
 	// of 8). For EC it may stand in for Curve (256, 384, 521).
 	Bits int
-	// Curve is "P-256", "P-384" or "P-521" for EC.
+	// Curve is "P-256", "P-384", "P-521" or CurveSecp256k1 for EC.
 	Curve string
 }
 
@@ -405,7 +406,19 @@ var ecCurves = map[string]struct {
 	"P-256": {asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}, elliptic.P256()},
 	"P-384": {asn1.ObjectIdentifier{1, 3, 132, 0, 34}, elliptic.P384()},
 	"P-521": {asn1.ObjectIdentifier{1, 3, 132, 0, 35}, elliptic.P521()},
+	// Go has no secp256k1 (curve is nil); SoftHSM (OpenSSL) generates
+	// it, and publicSPKI encodes its public key by hand.
+	CurveSecp256k1: {oidSecp256k1, nil},
 }
+
+// CurveSecp256k1 is the PairSpec.Curve of secp256k1 (SEC 2 v2 §2.4.1).
+const CurveSecp256k1 = "secp256k1"
+
+// oidSecp256k1 is the named curve secp256k1 (SEC 2 v2 §A.2.1).
+var oidSecp256k1 = asn1.ObjectIdentifier{1, 3, 132, 0, 10}
+
+// oidECPublicKey is id-ecPublicKey (RFC 5480 §2.1.1).
+var oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 
 // oidEd25519 is id-Ed25519 (RFC 8410), the CKA_EC_PARAMS SoftHSM expects.
 var oidEd25519 = asn1.ObjectIdentifier{1, 3, 101, 112}
@@ -416,7 +429,7 @@ func (spec PairSpec) curveName() (string, error) {
 		if _, ok := ecCurves[spec.Curve]; ok {
 			return spec.Curve, nil
 		}
-		return "", fmt.Errorf("%w: curve %q (want P-256, P-384 or P-521)", ErrInvalidSpec, spec.Curve)
+		return "", fmt.Errorf("%w: curve %q (want P-256, P-384, P-521 or secp256k1)", ErrInvalidSpec, spec.Curve)
 	}
 	switch spec.Bits {
 	case 256:
@@ -529,6 +542,9 @@ func (b *Backend) publicSPKI(s pkcs11.SessionHandle, h pkcs11.ObjectHandle, kind
 			pk = ed25519.PublicKey(point)
 			break
 		}
+		if ecCurves[curve].curve == nil {
+			return marshalECSPKI(ecCurves[curve].oid, point)
+		}
 		epk, err := ecdsa.ParseUncompressedPublicKey(ecCurves[curve].curve, point)
 		if err != nil {
 			return nil, fmt.Errorf("public point: %w", err)
@@ -538,6 +554,30 @@ func (b *Backend) publicSPKI(s pkcs11.SessionHandle, h pkcs11.ObjectHandle, kind
 		return nil, fmt.Errorf("%w: %v keys have no public key", ErrInvalidSpec, kind)
 	}
 	der, err := x509.MarshalPKIXPublicKey(pk)
+	if err != nil {
+		return nil, fmt.Errorf("encode public key: %w", err)
+	}
+	return der, nil
+}
+
+// marshalECSPKI encodes an EC public point on a curve Go does not
+// implement as SubjectPublicKeyInfo (RFC 5480 §2). The point comes from
+// the HSM; only its form (uncompressed, SEC 1 §2.3.3) is checked here.
+func marshalECSPKI(curve asn1.ObjectIdentifier, point []byte) ([]byte, error) {
+	if len(point) != 65 || point[0] != 4 {
+		return nil, fmt.Errorf("public point of %d bytes is not an uncompressed 256-bit point", len(point))
+	}
+	params, err := asn1.Marshal(curve)
+	if err != nil {
+		return nil, fmt.Errorf("encode curve: %w", err)
+	}
+	der, err := asn1.Marshal(struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}{
+		pkix.AlgorithmIdentifier{Algorithm: oidECPublicKey, Parameters: asn1.RawValue{FullBytes: params}},
+		asn1.BitString{Bytes: point, BitLength: 8 * len(point)},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("encode public key: %w", err)
 	}

@@ -687,6 +687,11 @@ func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, k
 						curve = c.name
 					}
 				}
+				if kmip.RecommendedCurve(rc.Enum()) == kmip.RecommendedCurveSECP256K1 {
+					// Go has no secp256k1; the HSM generates it
+					// (hsmbackend.CurveSecp256k1, service/secp256k1.go).
+					curve = hsmbackend.CurveSecp256k1
+				}
 				if curve == "" {
 					return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "recommended curve %v is not supported", kmip.RecommendedCurve(rc.Enum()))
 				}
@@ -705,7 +710,7 @@ func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, k
 			}
 		}
 		switch curve {
-		case "P-256":
+		case "P-256", hsmbackend.CurveSecp256k1:
 			bits = 256
 		case "P-384":
 			bits = 384

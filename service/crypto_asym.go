@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
+	"io"
 	"math/big"
 
 	"github.com/kmipd/kmipd/kmip"
@@ -52,6 +53,9 @@ func publicKeyOf(o *objects.Object) (crypto.PublicKey, error) {
 	if pub, err := x509.ParsePKCS1PublicKey(o.Public); err == nil {
 		return pub, nil
 	}
+	if pub, ok, err := parseSecp256k1SPKI(o.Public); ok && err == nil {
+		return pub, nil
+	}
 	return nil, kmip.Errorf(kmip.ResultReasonCryptographicFailure, "public key %s cannot be parsed", o.ID)
 }
 
@@ -73,6 +77,10 @@ func (c *cryptoOps) privateKeyOf(ctx context.Context, o *objects.Object) (crypto
 		key = k
 	} else if k, err := x509.ParseECPrivateKey(der); err == nil {
 		key = k
+	} else if pub, ok := secp256k1PublicOfPKCS8(der); ok {
+		// Go cannot sign on secp256k1 (the HSM does); the public half
+		// still serves Signature Verify with a private key (verificationKey).
+		return secp256k1PublicOnly{pub}, func() {}, nil
 	} else {
 		return nil, nil, kmip.Errorf(kmip.ResultReasonCryptographicFailure, "private key %s cannot be parsed", o.ID)
 	}
@@ -83,6 +91,19 @@ func (c *cryptoOps) privateKeyOf(ctx context.Context, o *objects.Object) (crypto
 		return k, func() { wipeECDSA(k) }, nil
 	}
 	return nil, nil, kmip.Errorf(kmip.ResultReasonCryptographicFailure, "private key %s is of an unsupported type", o.ID)
+}
+
+// secp256k1PublicOnly is the crypto.Signer privateKeyOf returns for a
+// secp256k1 private key: only its public key is usable, as Go has no
+// secp256k1 arithmetic for secret scalars. Sign always fails.
+type secp256k1PublicOnly struct{ pub *secp256k1PublicKey }
+
+// Public returns the public key the PKCS#8 carries.
+func (k secp256k1PublicOnly) Public() crypto.PublicKey { return k.pub }
+
+// Sign refuses: secp256k1 signatures are made by the HSM.
+func (secp256k1PublicOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errFamilyMismatch
 }
 
 func wipeInt(x *big.Int) {
@@ -232,7 +253,7 @@ func familyOfKey(pub crypto.PublicKey) keyFamily {
 	switch pub.(type) {
 	case *rsa.PublicKey:
 		return familyRSA
-	case *ecdsa.PublicKey:
+	case *ecdsa.PublicKey, *secp256k1PublicKey:
 		return familyEC
 	}
 	return 0
@@ -389,6 +410,8 @@ func verifySignature(pub crypto.PublicKey, sp sigSpec, digest, sig []byte) bool 
 			r, s := new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])
 			return ecdsa.Verify(k, digest, r, s)
 		}
+	case *secp256k1PublicKey:
+		return sp.scheme == sigECDSA && verifySecp256k1(k, digest, sig)
 	}
 	return false
 }
@@ -416,8 +439,11 @@ func signSoftware(priv crypto.Signer, sp sigSpec, digest []byte) ([]byte, error)
 
 // curveBits returns the size of an EC key for default hash selection.
 func curveBits(pub crypto.PublicKey) int {
-	if k, ok := pub.(*ecdsa.PublicKey); ok {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
 		return k.Curve.Params().BitSize
+	case *secp256k1PublicKey:
+		return secp256k1Bits
 	}
 	return 0
 }

@@ -21,7 +21,7 @@ import (
 // Register of EC private keys (KMIP 1.4 §4.3, §2.1.3; RFC 5915, RFC 5208)
 // on every curve Go implements, their Get conversions and Sign with them;
 // and the refusals, with a reason that names the cause, of curves Go does
-// not implement (the OASIS TC-ECC-* vectors use secp256k1) and of
+// not implement and of
 // encrypted PKCS#8. Helpers carry the "ecreg" prefix.
 
 // ecregCurves are the curves Go implements, with their Recommended Curve
@@ -172,18 +172,13 @@ func ecregHex(t *testing.T, s string) []byte {
 
 func TestECRegRefusals(t *testing.T) {
 	e := newCreationEnv(t)
-	// TC-ECC-1-14: a secp256k1 ECPrivateKey and its SubjectPublicKeyInfo;
+	// TC-ECC-1-14: a secp256k1 ECPrivateKey (accepted since secp256k1.go;
+	// see secp256k1_test.go), truncated here;
 	// TC-ECC-2-14: an EncryptedPrivateKeyInfo (pbeWithSHAAnd3-KeyTripleDES-CBC).
 	const (
 		k1SEC1 = "30740201010420db4d128c30ca309e62c4019758c00ba244dd64d9bf52a31078866b8a00c19c68a00706052b8104000aa14403420004dab5d3c253113db414abfc1c0ebf5a02559e656aa1c8b0aa8d870aa0324cda4899925ea1e6dbc259a6c7825cf46592ac7594cc40bd604b728d88b636f317d366"
-		k1SPKI = "3056301006072a8648ce3d020106052b8104000a03420004dab5d3c253113db414abfc1c0ebf5a02559e656aa1c8b0aa8d870aa0324cda4899925ea1e6dbc259a6c7825cf46592ac7594cc40bd604b728d88b636f317d366"
 		encP8  = "3081a9301c060a2a864886f70d010c0103300e0408dc4dc656aa7bcc0402020800048188824b0a6786064a1d5686b852d8ff3073cb3379397dee978c60031353e1835a1a3c6289f16ff617b2d8b2d32829c265b997b406a69b96894caa39cee1c556cda380e7174271606a4dfde4bc6182943de6e827573ce3d877b72f1cdd3a59a3721b34740466fa43390ab29fb8ac01df172f9af6bb222aeee0f9be744b425e9620902ebc76ab8ceaa555"
 	)
-	// A secp256k1 PKCS#8 built around the same SEC1 key (RFC 5208 §5),
-	// curve OID in the algorithm parameters.
-	k1P8 := ecregHex(t, "3081840201003010"+"06072a8648ce3d0201"+"06052b8104000a"+"046d"+
-		"306b0201010420db4d128c30ca309e62c4019758c00ba244dd64d9bf52a31078866b8a00c19c68"+
-		"a14403420004dab5d3c253113db414abfc1c0ebf5a02559e656aa1c8b0aa8d870aa0324cda4899925ea1e6dbc259a6c7825cf46592ac7594cc40bd604b728d88b636f317d366")
 	priv := func(f kmip.KeyFormatType, m ttlv.Value) []ttlv.Value {
 		return []ttlv.Value{creationOT(kmip.ObjectTypePrivateKey), ttlv.Struct(kmip.TagPrivateKey, creationKeyBlock(f, m, kmip.CryptographicAlgorithmEC, 256))}
 	}
@@ -193,16 +188,6 @@ func TestECRegRefusals(t *testing.T) {
 		want   kmip.ResultReason
 		msg    string
 	}{
-		{"secp256k1 ECPrivateKey", priv(kmip.KeyFormatTypeECPrivateKey, ttlv.Bytes(kmip.TagKeyMaterial, ecregHex(t, k1SEC1))),
-			kmip.ResultReasonInvalidField, "secp256k1 is not supported"},
-		{"secp256k1 PKCS#8", priv(kmip.KeyFormatTypePKCS8, ttlv.Bytes(kmip.TagKeyMaterial, k1P8)),
-			kmip.ResultReasonInvalidField, "secp256k1 is not supported"},
-		{"secp256k1 transparent", priv(kmip.KeyFormatTypeTransparentECPrivateKey, ttlv.Struct(kmip.TagKeyMaterial,
-			ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveSECP256K1)), ttlv.BigInt(kmip.TagD, big.NewInt(7)))),
-			kmip.ResultReasonInvalidField, "not supported"},
-		{"secp256k1 X.509 public key", []ttlv.Value{creationOT(kmip.ObjectTypePublicKey), ttlv.Struct(kmip.TagPublicKey,
-			creationKeyBlock(kmip.KeyFormatTypeX509, ttlv.Bytes(kmip.TagKeyMaterial, ecregHex(t, k1SPKI)), kmip.CryptographicAlgorithmEC, 256))},
-			kmip.ResultReasonInvalidField, "secp256k1 is not supported"},
 		{"encrypted PKCS#8", priv(kmip.KeyFormatTypePKCS8, ttlv.Bytes(kmip.TagKeyMaterial, ecregHex(t, encP8))),
 			kmip.ResultReasonInvalidField, "encrypted PKCS#8"},
 		{"truncated ECPrivateKey", priv(kmip.KeyFormatTypeECPrivateKey, ttlv.Bytes(kmip.TagKeyMaterial, ecregHex(t, k1SEC1)[:40])),

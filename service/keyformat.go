@@ -242,6 +242,12 @@ func importSecretBytes(kb *crKeyBlock) (importedKey, error) {
 // and PKCS#8: §2.1.3; ECPrivateKey: RFC 5915; Transparent RSA and EC
 // Private Key: §2.1.7.4, §2.1.7.14 and the 1.x ECDSA/ECDH/ECMQV variants).
 func importPrivate(kb *crKeyBlock) (importedKey, error) {
+	if kb.format != kmip.KeyFormatTypePKCS1 && len(kb.material.Bytes()) <= crMaxAsymmetricDER {
+		// Go has no secp256k1; such keys are encoded by hand (secp256k1.go).
+		if imp, handled, err := importSecp256k1Private(kb); handled {
+			return imp, err
+		}
+	}
 	var key any
 	switch kb.format {
 	case kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypePKCS8, kmip.KeyFormatTypeECPrivateKey:
@@ -302,6 +308,12 @@ func importPrivate(kb *crKeyBlock) (importedKey, error) {
 // DER (PKCS#1 RSAPublicKey, X.509 SubjectPublicKeyInfo, Transparent RSA
 // and EC Public Key: §2.1.7.5, §2.1.7.15).
 func importPublic(kb *crKeyBlock) (importedKey, error) {
+	if len(kb.material.Bytes()) <= crMaxAsymmetricDER {
+		// Go has no secp256k1; such keys are encoded by hand (secp256k1.go).
+		if imp, handled, err := importSecp256k1Public(kb); handled {
+			return imp, err
+		}
+	}
 	var key any
 	switch kb.format {
 	case kmip.KeyFormatTypePKCS1, kmip.KeyFormatTypeX509:
@@ -587,6 +599,9 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 		if want == kmip.KeyFormatTypePKCS8 {
 			return ttlv.Bytes(kmip.TagKeyMaterial, plain), nil
 		}
+		if v, handled, err := exportSecp256k1Private(plain, want); handled {
+			return v, err
+		}
 		key, err := x509.ParsePKCS8PrivateKey(plain)
 		if err != nil {
 			return ttlv.Value{}, errors.New("stored private key is not PKCS#8")
@@ -643,6 +658,9 @@ func exportKeyMaterial(ot kmip.ObjectType, plain, public []byte, want kmip.KeyFo
 	case kmip.ObjectTypePublicKey:
 		if want == kmip.KeyFormatTypeX509 {
 			return ttlv.Bytes(kmip.TagKeyMaterial, public), nil
+		}
+		if v, handled, err := exportSecp256k1Public(public, want); handled {
+			return v, err
 		}
 		key, err := x509.ParsePKIXPublicKey(public)
 		if err != nil {
@@ -923,8 +941,7 @@ func crKeyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
 
 // Diagnosis of well-formed key material Go cannot use. The stdlib parsers
 // answer "unsupported elliptic curve" and the like without telling which
-// curve; a client (and the OASIS vectors TC-ECC-*, which use secp256k1)
-// deserves to learn why its key is refused. These helpers read only the
+// curve; a client (brainpool curves, say) deserves to learn why its key is refused. These helpers read only the
 // outer ASN.1 structure: the private scalar is never copied (asn1.RawValue
 // aliases the input, which the caller owns).
 
@@ -985,6 +1002,10 @@ func crUnmarshalAll(der []byte, v any) bool {
 // crUnsupportedCurve returns why an EC key on curve is refused, or "" when
 // Go supports the curve (the key is then malformed in some other way).
 func crUnsupportedCurve(curve asn1.ObjectIdentifier) string {
+	if curve.Equal(oidSecp256k1) {
+		// Supported by hand (secp256k1.go): the key is malformed.
+		return ""
+	}
 	for _, c := range crGoCurves {
 		if c.Equal(curve) {
 			return ""
@@ -994,7 +1015,7 @@ func crUnsupportedCurve(curve asn1.ObjectIdentifier) string {
 	if !ok {
 		name = "with OID " + curve.String()
 	}
-	return "EC curve " + name + " is not supported (supported: P-224, P-256, P-384, P-521)"
+	return "EC curve " + name + " is not supported (supported: P-224, P-256, P-384, P-521, secp256k1)"
 }
 
 // crAlgorithmCurve returns the named curve of an id-ecPublicKey algorithm
