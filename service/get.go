@@ -28,22 +28,7 @@ import (
 
 // get is Get.
 func (s *Service) getOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := crFields(req.Payload)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	id, err := targetID(req)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	o, err := s.object(ctx, req, id)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	if o.Archived {
-		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonObjectArchived, "object %s is archived", id)
-	}
-	opts, err := crParseGetOptions(fields)
+	o, opts, err := s.crObjectToServe(ctx, req)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -98,6 +83,31 @@ func crParseGetOptions(fields map[ttlv.Tag]ttlv.Value) (crGetOptions, error) {
 		opts.spec = &ws
 	}
 	return opts, nil
+}
+
+// crObjectToServe loads the object a Get or an Export names, refusing an
+// archived one, and parses the options that say how to serve it.
+func (s *Service) crObjectToServe(ctx context.Context, req *kmip.Request) (*objects.Object, crGetOptions, error) {
+	fields, err := crFields(req.Payload)
+	if err != nil {
+		return nil, crGetOptions{}, err
+	}
+	id, err := targetID(req)
+	if err != nil {
+		return nil, crGetOptions{}, err
+	}
+	o, err := s.object(ctx, req, id)
+	if err != nil {
+		return nil, crGetOptions{}, err
+	}
+	if o.Archived {
+		return nil, crGetOptions{}, kmip.Errorf(kmip.ResultReasonObjectArchived, "%v: object %s is archived: recover it first", req.Operation, id)
+	}
+	opts, err := crParseGetOptions(fields)
+	if err != nil {
+		return nil, crGetOptions{}, err
+	}
+	return o, opts, nil
 }
 
 // crMarkServed clears Fresh once the object has been served (KMIP 1.4 §3.34:

@@ -39,22 +39,7 @@ func (s *Service) registerImpExpOps() {
 
 // exportOp is Export (KMIP 2.0 §6.1.18).
 func (s *Service) exportOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := crFields(req.Payload)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	id, err := targetID(req)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	o, err := s.object(ctx, req, id)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	if o.Archived {
-		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonObjectArchived, "export: object %s is archived: recover it first", id)
-	}
-	opts, err := crParseGetOptions(fields)
+	o, opts, err := s.crObjectToServe(ctx, req)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
