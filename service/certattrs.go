@@ -1,10 +1,14 @@
 package service
 
 import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/elliptic"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"sync"
 
 	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/objects"
@@ -40,7 +44,7 @@ func certSetDerivedAttributes(o *objects.Object, certType kmip.CertificateType, 
 	if certType != kmip.CertificateTypeX509 {
 		return
 	}
-	c, err := x509.ParseCertificate(der)
+	c, err := certParse(der)
 	if err != nil {
 		return
 	}
@@ -179,4 +183,118 @@ func certSerialNumberDER(c *x509.Certificate) []byte {
 		return c.SerialNumber.Bytes()
 	}
 	return der
+}
+
+// certMaxTBSFields bounds the fields of a TBSCertificate walked by
+// certWithSPKI (RFC 5280 §4.1 has at most ten).
+const certMaxTBSFields = 16
+
+// certParse parses an X.509 certificate with crypto/x509 and, when that
+// fails because the key is on secp256k1 (which Go does not implement,
+// secp256k1.go), parses it again with a stand-in P-256 key in place of
+// the SubjectPublicKeyInfo, then puts back the original raw fields and a
+// secp256k1PublicKey as its PublicKey. Nothing verifies the certificate's
+// signature here, so the stand-in changes no decision; it only lets the
+// derived attributes (subject, issuer, serial number, validity,
+// extensions) be read (OASIS vectors TC-ECC-3-14 and -20).
+func certParse(der []byte) (*x509.Certificate, error) {
+	c, err := x509.ParseCertificate(der)
+	if err == nil {
+		return c, nil
+	}
+	tbs, spki, swapped, ok := certWithSPKI(der, certStandInSPKI())
+	if !ok {
+		return nil, err
+	}
+	pub, handled, k1err := parseSecp256k1SPKI(spki)
+	if !handled || k1err != nil {
+		return nil, err
+	}
+	c, err2 := x509.ParseCertificate(swapped)
+	if err2 != nil {
+		return nil, err
+	}
+	c.Raw = der
+	c.RawSubjectPublicKeyInfo = spki
+	c.PublicKey = pub
+	c.PublicKeyAlgorithm = x509.ECDSA
+	c.RawTBSCertificate = tbs
+	return c, nil
+}
+
+// certStandInSPKI is the SubjectPublicKeyInfo of the P-256 base point, a
+// valid public key that certParse substitutes for one Go cannot parse.
+var certStandInSPKI = sync.OnceValue(func() []byte {
+	p := elliptic.P256().Params()
+	point := append([]byte{4}, p.Gx.FillBytes(make([]byte, 32))...)
+	point = append(point, p.Gy.FillBytes(make([]byte, 32))...)
+	k, err := ecdh.P256().NewPublicKey(point)
+	if err != nil {
+		panic("certattrs: P-256 base point: " + err.Error())
+	}
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		panic("certattrs: P-256 base point: " + err.Error())
+	}
+	return der
+})
+
+// certWithSPKI returns the raw TBSCertificate and SubjectPublicKeyInfo of
+// the DER certificate der, and a copy of der with spki in place of the
+// latter, re-encoded in DER. It
+// walks the TBSCertificate (RFC 5280 §4.1.1.1): an optional [0] version,
+// then serialNumber, signature, issuer, validity, subject and
+// subjectPublicKeyInfo. ok is false for anything that is not so shaped.
+func certWithSPKI(der, spki []byte) (tbs, orig, swapped []byte, ok bool) {
+	var cert struct {
+		TBS     asn1.RawValue
+		SigAlg  asn1.RawValue
+		SigBits asn1.RawValue
+	}
+	if rest, err := asn1.Unmarshal(der, &cert); err != nil || len(rest) != 0 {
+		return nil, nil, nil, false
+	}
+	if cert.TBS.Class != asn1.ClassUniversal || cert.TBS.Tag != asn1.TagSequence || !cert.TBS.IsCompound {
+		return nil, nil, nil, false
+	}
+	var fields [][]byte
+	for rest := cert.TBS.Bytes; len(rest) > 0; {
+		if len(fields) == certMaxTBSFields {
+			return nil, nil, nil, false
+		}
+		var f asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &f); err != nil {
+			return nil, nil, nil, false
+		}
+		fields = append(fields, f.FullBytes)
+	}
+	at := 5 // serialNumber, signature, issuer, validity, subject
+	if len(fields) > 0 && fields[0][0] == 0xa0 {
+		at++ // [0] EXPLICIT version
+	}
+	if len(fields) <= at {
+		return nil, nil, nil, false
+	}
+	orig = fields[at]
+	fields[at] = spki
+	newTBS, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: bytes.Join(fields, nil)})
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	out, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true,
+		Bytes: bytes.Join([][]byte{newTBS, cert.SigAlg.FullBytes, cert.SigBits.FullBytes}, nil)})
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	return cert.TBS.FullBytes, orig, out, true
+}
+
+// certDescribeKey is crDescribeKey for a certificate's public key, which
+// certParse may have made a secp256k1 key.
+func certDescribeKey(key any) (kmip.CryptographicAlgorithm, int32, error) {
+	if _, ok := key.(*secp256k1PublicKey); ok {
+		return kmip.CryptographicAlgorithmEC, secp256k1Bits, nil
+	}
+	return crDescribeKey(key)
 }

@@ -41,7 +41,7 @@ func publicKeyOf(o *objects.Object) (crypto.PublicKey, error) {
 		return nil, kmip.Errorf(kmip.ResultReasonKeyValueNotPresent, "object %s has no key value", o.ID)
 	}
 	if o.ObjectType == kmip.ObjectTypeCertificate {
-		cert, err := x509.ParseCertificate(o.Public)
+		cert, err := certParse(o.Public)
 		if err != nil {
 			return nil, kmip.Errorf(kmip.ResultReasonCryptographicFailure, "certificate %s cannot be parsed", o.ID)
 		}

@@ -25,9 +25,10 @@ import (
 // Methods: PBKDF2 (RFC 8018), HASH, HMAC, ENCRYPT (AES or 3DES in ECB or
 // CBC mode over the Derivation Data), NIST800-108-C (SP 800-108 counter
 // mode with an HMAC or AES-CMAC PRF) and HKDF (RFC 5869, 2.0 and later).
-// Feedback, double-pipeline, asymmetric and AWS SigV4 derivation are
-// refused with Invalid Field, the reason KMIP 1.4 §11.7 gives for an
-// invalid Derivation Method.
+// Asymmetric Key is ECDH with EC keys, done in the HSM (derive_ecdh.go).
+// Feedback, double-pipeline and AWS SigV4 derivation are refused with
+// Invalid Field, the reason KMIP 1.4 §11.7 gives for an invalid
+// Derivation Method.
 
 // Bounds on hostile input: the Iteration Count drives CPU time, the
 // Derivation Data and the requested length drive memory.
@@ -373,36 +374,26 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	if len(ids) > 2 {
-		return ttlv.Value{}, deriveInvalid("at most a derivation key and one secret data object, not %d objects", len(ids))
+	asymmetric := method == kmip.DerivationMethodAsymmetricKey
+	var bases []*objects.Object
+	if asymmetric {
+		bases, err = s.ecdhBases(ctx, req, ids, params)
+	} else {
+		bases, err = s.symmetricBases(ctx, req, ids, method, &params)
 	}
-	bases := make([]*objects.Object, len(ids))
-	for i, id := range ids {
-		o, err := s.object(ctx, req, id)
-		if err != nil {
-			return ttlv.Value{}, err
-		}
-		if (o.ObjectType != kmip.ObjectTypeSymmetricKey && o.ObjectType != kmip.ObjectTypeSecretData) ||
-			(i > 0 && o.ObjectType != kmip.ObjectTypeSecretData) || o.Wrapped == nil {
-			// KMIP 1.4 §11.7: "not of the correct type".
-			return ttlv.Value{}, crBadObjectType(req, "object %s (%v) cannot be used to derive a key", id, o.ObjectType)
-		}
-		if err := s.requireUsable(ctx, req, o, kmip.CryptographicUsageMaskDeriveKey); err != nil {
-			return ttlv.Value{}, err
-		}
-		bases[i] = o
-	}
-	if err := deriveKeyParams(method, bases[0], &params); err != nil {
+	if err != nil {
 		return ttlv.Value{}, err
-	}
-	if len(bases) == 2 && params.hasData {
-		// KMIP 1.4 §11.7: "Ambiguous derivation data".
-		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonInvalidMessage, "derive key: derivation data given both in the parameters and as secret data")
 	}
 	if err := s.crCheckNamesFree(ctx, req, attrs); err != nil {
 		return ttlv.Value{}, err
 	}
-	for _, o := range bases {
+	// The Derive Key usage is consumed of the objects it was required of:
+	// not of an ECDH peer's public key (see ecdhBases).
+	used := bases
+	if asymmetric {
+		used = bases[:1]
+	}
+	for _, o := range used {
 		if err := s.consumeUsage(ctx, req, o.ID, kmip.CryptographicUsageMaskDeriveKey, 0); err != nil {
 			return ttlv.Value{}, err
 		}
@@ -411,15 +402,15 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 	if spec.Kind == hsmbackend.DES3 {
 		size = 24 // a 168-bit 3DES key is 24 bytes with parity
 	}
-	derived, err := s.deriveFrom(ctx, req, method, bases, params, size)
+	var w hsmbackend.Wrapped
+	var digest ttlv.Value
+	if asymmetric {
+		w, digest, err = s.deriveWrappedECDH(ctx, bases, spec, size, format)
+	} else {
+		w, digest, err = s.deriveWrapped(ctx, req, method, bases, params, spec, size, format)
+	}
 	if err != nil {
 		return ttlv.Value{}, err
-	}
-	defer clear(derived)
-	digest := crDigest(ttlv.Bytes(kmip.TagKeyMaterial, derived), format)
-	w, err := s.hsm.WrapSecret(ctx, spec.Kind, derived)
-	if err != nil {
-		return ttlv.Value{}, hsmError("derive key", err)
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	o, err := s.crNewSecretObject(ctx, ot, attrs, now, w, alg, bits, kmip.SecretDataTypeSeed, digest, format)
@@ -529,6 +520,77 @@ func deriveTarget(req *kmip.Request, ot kmip.ObjectType, attrs []kmip.Attribute)
 		return hsmbackend.SecretSpec{}, 0, 0, 0, err
 	}
 	return spec, alg, bits, kmip.KeyFormatTypeRaw, nil
+}
+
+// symmetricBases loads and checks the objects of a derivation from
+// secret material: the derivation key, and optionally a Secret Data
+// object holding the Derivation Data (KMIP 1.4 §4.6 Table 182). It
+// applies the key's Cryptographic Parameters to p (deriveKeyParams).
+func (s *Service) symmetricBases(ctx context.Context, req *kmip.Request, ids []string, method kmip.DerivationMethod, p *deriveParams) ([]*objects.Object, error) {
+	if len(ids) > 2 {
+		return nil, deriveInvalid("at most a derivation key and one secret data object, not %d objects", len(ids))
+	}
+	bases := make([]*objects.Object, len(ids))
+	for i, id := range ids {
+		o, err := s.object(ctx, req, id)
+		if err != nil {
+			return nil, err
+		}
+		if (o.ObjectType != kmip.ObjectTypeSymmetricKey && o.ObjectType != kmip.ObjectTypeSecretData) ||
+			(i > 0 && o.ObjectType != kmip.ObjectTypeSecretData) || o.Wrapped == nil {
+			// KMIP 1.4 §11.7: "not of the correct type".
+			return nil, crBadObjectType(req, "object %s (%v) cannot be used to derive a key", id, o.ObjectType)
+		}
+		if err := s.requireUsable(ctx, req, o, kmip.CryptographicUsageMaskDeriveKey); err != nil {
+			return nil, err
+		}
+		bases[i] = o
+	}
+	if err := deriveKeyParams(method, bases[0], p); err != nil {
+		return nil, err
+	}
+	if len(bases) == 2 && p.hasData {
+		// KMIP 1.4 §11.7: "Ambiguous derivation data".
+		return nil, kmip.Errorf(kmip.ResultReasonInvalidMessage, "derive key: derivation data given both in the parameters and as secret data")
+	}
+	return bases, nil
+}
+
+// deriveWrapped derives n bytes from secret bases and returns them
+// wrapped as spec, with their Digest in format (KMIP 1.4 §3.17). The
+// plaintext is cleared before returning.
+func (s *Service) deriveWrapped(ctx context.Context, req *kmip.Request, method kmip.DerivationMethod, bases []*objects.Object,
+	p deriveParams, spec hsmbackend.SecretSpec, n int, format kmip.KeyFormatType,
+) (hsmbackend.Wrapped, ttlv.Value, error) {
+	derived, err := s.deriveFrom(ctx, req, method, bases, p, n)
+	if err != nil {
+		return hsmbackend.Wrapped{}, ttlv.Value{}, err
+	}
+	defer clear(derived)
+	digest := crDigest(ttlv.Bytes(kmip.TagKeyMaterial, derived), format)
+	w, err := s.hsm.WrapSecret(ctx, spec.Kind, derived)
+	if err != nil {
+		return hsmbackend.Wrapped{}, ttlv.Value{}, hsmError("derive key", err)
+	}
+	return w, digest, nil
+}
+
+// deriveWrappedECDH is deriveWrapped for ECDH (derive_ecdh.go): the HSM
+// digests the secret it made; when it cannot, the secret is unwrapped
+// once for the Digest, as Create does.
+func (s *Service) deriveWrappedECDH(ctx context.Context, bases []*objects.Object, spec hsmbackend.SecretSpec, n int, format kmip.KeyFormatType) (hsmbackend.Wrapped, ttlv.Value, error) {
+	w, sum, err := s.deriveECDH(ctx, bases, spec, n)
+	if err != nil {
+		return hsmbackend.Wrapped{}, ttlv.Value{}, err
+	}
+	if sum != nil {
+		return w, crDigestOfSHA256(sum, format), nil
+	}
+	digest, err := s.crSecretDigest(ctx, w, func(plain []byte) ttlv.Value { return ttlv.Bytes(kmip.TagKeyMaterial, plain) }, format)
+	if err != nil {
+		return hsmbackend.Wrapped{}, ttlv.Value{}, err
+	}
+	return w, digest, nil
 }
 
 // deriveFrom unwraps the base material and derives n bytes. The caller

@@ -385,7 +385,7 @@ func registerCertificate(o *objects.Object, obj ttlv.Value) error {
 	if kmip.CertificateType(t.Enum()) != kmip.CertificateTypeX509 {
 		return nil
 	}
-	c, err := x509.ParseCertificate(der)
+	c, err := certParse(der)
 	if err != nil {
 		return nil
 	}
@@ -407,7 +407,7 @@ func registerCertificate(o *objects.Object, obj ttlv.Value) error {
 	if dsa, ok := crSignatureAlgorithms[c.SignatureAlgorithm]; ok {
 		o.SetAttr(attr("Digital Signature Algorithm", ttlv.Enum(0, uint32(dsa))))
 	}
-	if alg, bits, err := crDescribeKey(c.PublicKey); err == nil {
+	if alg, bits, err := certDescribeKey(c.PublicKey); err == nil {
 		if _, given := o.Attr(attrCryptoAlgorithm); !given {
 			crSetCrypto(o, alg, 0)
 		}
