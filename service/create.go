@@ -57,6 +57,45 @@ func crObjectTypeField(fields map[ttlv.Tag]ttlv.Value) (kmip.ObjectType, error) 
 	return kmip.ObjectType(v.Enum()), nil
 }
 
+// crFieldsAndType parses the fields of a payload that names an Object
+// Type (Create, Register, Derive Key, the split key operations), and that
+// type; repeatable are as for crFields.
+func crFieldsAndType(payload ttlv.Value, repeatable ...ttlv.Tag) (map[ttlv.Tag]ttlv.Value, kmip.ObjectType, error) {
+	fields, err := crFields(payload, repeatable...)
+	if err != nil {
+		return nil, 0, err
+	}
+	ot, err := crObjectTypeField(fields)
+	if err != nil {
+		return nil, 0, err
+	}
+	return fields, ot, nil
+}
+
+// crCheckMakesSecret refuses an Object Type that an operation making a
+// secret from other objects (Derive Key, Join Split Key) cannot make.
+func crCheckMakesSecret(req *kmip.Request, ot kmip.ObjectType, op string) error {
+	if ot != kmip.ObjectTypeSymmetricKey && ot != kmip.ObjectTypeSecretData {
+		return crBadObjectType(req, "%s makes symmetric keys and secret data, not %v", op, ot)
+	}
+	return nil
+}
+
+// crClientAttributes parses the attributes a request gives a new object
+// of type ot (crRequestAttributes) and checks that the client may set
+// them (checkClientAttributes; generated as there).
+func (s *Service) crClientAttributes(ctx context.Context, req *kmip.Request, fields map[ttlv.Tag]ttlv.Value,
+	ot kmip.ObjectType, generated bool) ([]kmip.Attribute, error) {
+	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClientAttributes(req, ot, attrs, generated); err != nil {
+		return nil, err
+	}
+	return attrs, nil
+}
+
 // crRequestAttributes parses the attributes of a request: the 1.x
 // Template-Attribute (or one of its Create Key Pair variants) or the 2.x
 // Attributes structure, whichever of tags1x and tag2x is present. Both are
@@ -497,19 +536,12 @@ func crEnumAttr(attrs []kmip.Attribute, name string) (uint32, bool) {
 // Data (2.0, and the 1.4 test case TC-CREATE-SD-1), generated in the HSM
 // and stored wrapped under the master key.
 func (s *Service) createOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := crFields(req.Payload)
+	fields, ot, err := crFieldsAndType(req.Payload)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	ot, err := crObjectTypeField(fields)
+	attrs, err := s.crClientAttributes(ctx, req, fields, ot, true)
 	if err != nil {
-		return ttlv.Value{}, err
-	}
-	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	if err := checkClientAttributes(req, ot, attrs, true); err != nil {
 		return ttlv.Value{}, err
 	}
 	var (

@@ -332,16 +332,12 @@ func deriveBaseIDs(req *kmip.Request) ([]string, error) {
 // object named is the derivation key; a second, Secret Data, object
 // supplies the Derivation Data instead of the parameters (Table 182).
 func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := crFields(req.Payload, kmip.TagUniqueIdentifier)
+	fields, ot, err := crFieldsAndType(req.Payload, kmip.TagUniqueIdentifier)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	ot, err := crObjectTypeField(fields)
-	if err != nil {
+	if err := crCheckMakesSecret(req, ot, "derive key"); err != nil {
 		return ttlv.Value{}, err
-	}
-	if ot != kmip.ObjectTypeSymmetricKey && ot != kmip.ObjectTypeSecretData {
-		return ttlv.Value{}, crBadObjectType(req, "derive key makes symmetric keys and secret data, not %v", ot)
 	}
 	mv, ok := fields[kmip.TagDerivationMethod]
 	if !ok {
@@ -359,11 +355,8 @@ func (s *Service) deriveKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Valu
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := s.crClientAttributes(ctx, req, fields, ot, true)
 	if err != nil {
-		return ttlv.Value{}, err
-	}
-	if err := checkClientAttributes(req, ot, attrs, true); err != nil {
 		return ttlv.Value{}, err
 	}
 	spec, alg, bits, format, err := deriveTarget(req, ot, attrs)

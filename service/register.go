@@ -64,11 +64,7 @@ func secretDataHeader(t kmip.SecretDataType) []byte {
 
 // register is Register (KMIP 1.4 §4.3, 2.0 §6.1.39).
 func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	fields, err := crFields(req.Payload)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	ot, err := crObjectTypeField(fields)
+	fields, ot, err := crFieldsAndType(req.Payload)
 	if err != nil {
 		return ttlv.Value{}, err
 	}

@@ -137,11 +137,7 @@ func (s *Service) registerSplitKeyOps() {
 // "MAY contain" one, and one nobody holds whole serves little).
 func (s *Service) createSplitKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
 	const op = "create split key"
-	fields, err := crFields(req.Payload)
-	if err != nil {
-		return ttlv.Value{}, err
-	}
-	ot, err := crObjectTypeField(fields)
+	fields, ot, err := crFieldsAndType(req.Payload)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
@@ -155,11 +151,8 @@ func (s *Service) createSplitKeyOp(ctx context.Context, req *kmip.Request) (ttlv
 	if err := params.check(op); err != nil {
 		return ttlv.Value{}, err
 	}
-	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := s.crClientAttributes(ctx, req, fields, ot, true)
 	if err != nil {
-		return ttlv.Value{}, err
-	}
-	if err := checkClientAttributes(req, ot, attrs, true); err != nil {
 		return ttlv.Value{}, err
 	}
 	if _, named := crFindAttr(attrs, attrName); named {
@@ -411,16 +404,12 @@ type splitPart struct {
 // joinSplitKeyOp is Join Split Key (KMIP 1.4 §4.39, 2.0 §6.1.26).
 func (s *Service) joinSplitKeyOp(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
 	const op = "join split key"
-	fields, err := crFields(req.Payload, kmip.TagUniqueIdentifier)
+	fields, ot, err := crFieldsAndType(req.Payload, kmip.TagUniqueIdentifier)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
-	ot, err := crObjectTypeField(fields)
-	if err != nil {
+	if err := crCheckMakesSecret(req, ot, op); err != nil {
 		return ttlv.Value{}, err
-	}
-	if ot != kmip.ObjectTypeSymmetricKey && ot != kmip.ObjectTypeSecretData {
-		return ttlv.Value{}, crBadObjectType(req, "%s makes symmetric keys and secret data, not %v", op, ot)
 	}
 	secretType := kmip.SecretDataTypeSeed
 	if v, ok := fields[kmip.TagSecretDataType]; ok {
@@ -429,11 +418,8 @@ func (s *Service) joinSplitKeyOp(ctx context.Context, req *kmip.Request) (ttlv.V
 		}
 		secretType = kmip.SecretDataType(v.Enum())
 	}
-	attrs, err := s.crRequestAttributes(ctx, req, fields, kmip.TagTemplateAttribute, kmip.TagAttributes)
+	attrs, err := s.crClientAttributes(ctx, req, fields, ot, false)
 	if err != nil {
-		return ttlv.Value{}, err
-	}
-	if err := checkClientAttributes(req, ot, attrs, false); err != nil {
 		return ttlv.Value{}, err
 	}
 	ids, err := deriveBaseIDs(req)
