@@ -9,15 +9,17 @@ import (
 )
 
 // Sink stores records. Implementations must be safe for concurrent use,
-// though the Logger calls Write from one goroutine at a time.
+// though the Logger makes one call at a time (from whichever goroutine is
+// writing).
 type Sink interface {
 	// Write stores record, which holds one or more complete JSON lines
 	// (each ending in '\n'), in order, and returns nil only once all of them,
 	// and every record Appended before, are durable. It must not keep record
 	// after returning.
 	Write(ctx context.Context, record []byte) error
-	// Append stores record like Write but may return before it is durable:
-	// once it returns, the records must survive a crash of this process (a
+	// Append stores record like Write but may return before it is durable
+	// (it should not block for long: a caller of Logger.Record may be the
+	// one waiting for it). Once it returns, the records must survive a crash of this process (a
 	// file's bytes are in the kernel's page cache), not yet a crash of the
 	// machine. The next Write or Sync makes them durable.
 	Append(ctx context.Context, record []byte) error
@@ -100,25 +102,34 @@ type Logger struct {
 	mu      sync.Mutex
 	seq     uint64 // last sequence number handed out
 	lastMAC []byte // mac of record seq in hex; nil before the first record
-	pending *batch // records waiting for the flusher
+	pending *batch // records no writer has taken yet
 	spare   []byte // a written batch's buffer, empty, for the next batch
 	failed  error  // first sink failure; sticky
 	closed  bool
 	headSeq uint64 // last durable record
 	headMAC string
 
-	// Written records appended but not yet synced. Only the flusher
-	// goroutine touches these.
-	syncDelay time.Duration
-	unsynced  bool   // the sink holds appended, unsynced records
-	appendSeq uint64 // last appended record
-	appendMAC [macHexLen]byte
+	// writing is held by the one goroutine writing to the sink: a caller
+	// of Record that found no writer, or the flusher. It keeps batches in
+	// chain order and the bookkeeping below consistent.
+	writing bool
+	idle    *sync.Cond // on mu; broadcast when writing is released
 
-	kick   chan struct{} // wakes the flusher; capacity 1
-	quit   chan struct{} // closed by Close
-	exited chan struct{} // closed when the flusher returns
-	ctx    context.Context
-	cancel context.CancelFunc
+	// Written records appended but not yet synced.
+	syncDelay  time.Duration
+	unsynced   bool   // the sink holds appended, unsynced records
+	appendSeq  uint64 // last appended record
+	appendMAC  [macHexLen]byte
+	syncTimer  *time.Timer // fires syncDelay after records were first left unsynced
+	syncArmed  bool        // syncTimer is running
+	syncWanted bool        // the timer fired while another goroutine was writing
+
+	kick     chan struct{} // wakes the flusher to write; capacity 1
+	syncKick chan struct{} // wakes the flusher to sync; capacity 1
+	quit     chan struct{} // closed by Close
+	exited   chan struct{} // closed when the flusher returns
+	ctx      context.Context
+	cancel   context.CancelFunc
 }
 
 // batch is one group commit: every record appended while the previous batch
@@ -172,6 +183,7 @@ func New(sink Sink, key []byte, opts ...Option) (*Logger, error) {
 		keys:      k,
 		sensitive: make(map[string]bool),
 		kick:      make(chan struct{}, 1),
+		syncKick:  make(chan struct{}, 1),
 		syncDelay: DefaultSyncDelay,
 		quit:      make(chan struct{}),
 		exited:    make(chan struct{}),
@@ -199,6 +211,9 @@ func New(sink Sink, key []byte, opts ...Option) (*Logger, error) {
 			l.headSeq, l.headMAC = meta.Seq, mac
 		}
 	}
+	l.idle = sync.NewCond(&l.mu)
+	l.syncTimer = time.AfterFunc(time.Hour, l.syncDue)
+	l.syncTimer.Stop()
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	go l.flusher()
 	return l, nil
@@ -226,8 +241,7 @@ func (l *Logger) Record(ctx context.Context, ev Event, d Durability) error {
 	if err != nil {
 		return err
 	}
-
-	l.wake()
+	l.writeOwnBatch(b)
 	what := "durable"
 	if d == Written {
 		what = "written"
@@ -313,61 +327,137 @@ func opName(ev Event) string {
 	return ev.Operation
 }
 
-// flusher is the group-commit loop: while one batch is in the sink, new
-// records gather in the next, so concurrent callers share a write and an
-// fsync. It also keeps the promise of Written: appended records are synced
-// within syncDelay.
+// Group commit. Records are appended to the pending batch. A caller of
+// Record with a Written record that finds nobody writing takes the batch and
+// appends it itself, so an uncontended record costs no hand-off between
+// goroutines; batches that need an fsync go to the flusher. Records that
+// arrive meanwhile gather in the next batch; when the writer is done it
+// wakes the flusher to write that one, so concurrent callers share a write
+// and an fsync. The flusher also keeps the promise of Written: appended
+// records are synced within syncDelay.
+
+// writeOwnBatch writes b, which holds the caller's record, if no other
+// goroutine is writing, nobody took b yet, and b needs no fsync; otherwise
+// the current writer or the flusher will. An fsync is left to the flusher
+// so that a caller whose context ends while the disk is slow can return
+// (see Record); appending to a file is a copy into the page cache.
+func (l *Logger) writeOwnBatch(b *batch) {
+	l.mu.Lock()
+	if l.writing || l.pending != b || b.sync {
+		toFlusher := l.pending == b && b.sync
+		l.mu.Unlock()
+		if toFlusher {
+			l.wake()
+		}
+		return
+	}
+	l.pending = nil
+	l.writing = true
+	failed := l.failed
+	l.mu.Unlock()
+	l.writeBatch(b, failed, false)
+	l.releaseWriting()
+}
+
+// flusher writes the batches that gathered while a caller was writing, syncs
+// appended records when syncTimer fires, and flushes everything on Close.
 func (l *Logger) flusher() {
 	defer close(l.exited)
-	var (
-		syncTimer *time.Timer
-		syncDue   <-chan time.Time // non-nil while appended records wait
-	)
 	for {
 		select {
 		case <-l.kick:
-			l.flush(false)
-		case <-syncDue:
-			syncDue = nil
-			l.flush(true)
+			l.flushAsWriter(false)
+		case <-l.syncKick:
+			l.flushAsWriter(true)
 		case <-l.quit:
-			// Close set closed before quit, so nothing new can arrive.
-			l.flush(true)
-			if syncTimer != nil {
-				syncTimer.Stop()
+			// Close set closed before quit, so nothing new can arrive; a
+			// caller may still be writing its batch.
+			l.mu.Lock()
+			for l.writing {
+				l.idle.Wait()
 			}
+			l.mu.Unlock()
+			l.flushAsWriter(true)
+			l.syncTimer.Stop()
 			return
-		}
-		switch {
-		case l.unsynced && syncDue == nil:
-			if syncTimer == nil {
-				syncTimer = time.NewTimer(l.syncDelay)
-			} else {
-				syncTimer.Reset(l.syncDelay)
-			}
-			syncDue = syncTimer.C
-		case !l.unsynced && syncDue != nil:
-			syncTimer.Stop()
-			syncDue = nil
 		}
 	}
 }
 
-// flush writes the pending batch: with Sink.Write (an fsync) when a Synced
-// record is in it or forceSync is set, else with Sink.Append. With nothing
-// pending and forceSync set, it syncs appended records.
-func (l *Logger) flush(forceSync bool) {
+// syncDue runs when syncTimer fires.
+func (l *Logger) syncDue() {
 	l.mu.Lock()
+	l.syncArmed = false
+	l.mu.Unlock()
+	select {
+	case l.syncKick <- struct{}{}:
+	default: // a sync is already due
+	}
+}
+
+// flushAsWriter writes the pending batch, with an fsync if forceSync is set
+// or a Synced record is in it; with nothing pending and forceSync set, it
+// syncs appended records. If another goroutine is writing it leaves the
+// work to it: that writer wakes the flusher again when it is done.
+func (l *Logger) flushAsWriter(forceSync bool) {
+	l.mu.Lock()
+	if l.writing {
+		l.syncWanted = l.syncWanted || forceSync
+		l.mu.Unlock()
+		return
+	}
+	forceSync = forceSync || l.syncWanted
+	l.syncWanted = false
 	b := l.pending
 	l.pending = nil
 	failed := l.failed
-	l.mu.Unlock()
-	if b == nil {
-		if forceSync && failed == nil && l.unsynced {
-			l.syncAppended()
-		}
+	if b == nil && !(forceSync && failed == nil && l.unsynced) {
+		l.mu.Unlock()
 		return
 	}
+	l.writing = true
+	l.mu.Unlock()
+	if b == nil {
+		l.syncAppended()
+	} else {
+		l.writeBatch(b, failed, forceSync)
+	}
+	l.releaseWriting()
+}
+
+// releaseWriting ends a write: it arms or stops the sync timer, wakes
+// goroutines waiting for the writer to finish, and wakes the flusher if
+// records or a sync are waiting.
+func (l *Logger) releaseWriting() {
+	l.mu.Lock()
+	l.writing = false
+	switch {
+	case l.unsynced && !l.syncArmed:
+		l.syncArmed = true
+		l.syncTimer.Reset(l.syncDelay)
+	case !l.unsynced && l.syncArmed:
+		l.syncArmed = false
+		l.syncTimer.Stop()
+	}
+	more := l.pending != nil
+	syncWanted := l.syncWanted
+	l.idle.Broadcast()
+	l.mu.Unlock()
+	if more {
+		l.wake()
+	}
+	if syncWanted {
+		select {
+		case l.syncKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// writeBatch writes b (the caller holds writing): with Sink.Write (an fsync)
+// when a Synced record is in it or forceSync is set, else with Sink.Append.
+// A logger that already failed fails the batch without touching the sink.
+func (l *Logger) writeBatch(b *batch, failed error, forceSync bool) {
 	if failed != nil {
 		b.err = failed
 		close(b.done)
@@ -405,7 +495,8 @@ func (l *Logger) flush(forceSync bool) {
 	close(b.done)
 }
 
-// syncAppended fsyncs records that were only appended.
+// syncAppended fsyncs records that were only appended (the caller holds
+// writing).
 func (l *Logger) syncAppended() {
 	err := l.sink.Sync()
 	l.mu.Lock()
