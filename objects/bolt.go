@@ -355,10 +355,15 @@ func (s *BoltStore) Apply(ctx context.Context, creates []*Object, changes []Chan
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write objects: %w", err)
 	}
-	for _, o := range creates {
-		if err := prepareCreate(o); err != nil {
+	// Records of new objects are encoded and checked here, outside the
+	// write transaction, which the group commit runs one at a time.
+	recs := make([][]byte, len(creates))
+	for i, o := range creates {
+		rec, err := prepareCreate(o)
+		if err != nil {
 			return fmt.Errorf("create object %q: %w", o.ID, err)
 		}
+		recs[i] = rec
 	}
 	for _, c := range changes {
 		defer s.memo.forget(c.ID) // as in Update
@@ -374,7 +379,7 @@ func (s *BoltStore) Apply(ctx context.Context, creates []*Object, changes []Chan
 	)
 	err := s.write(func(tx *bolt.Tx) error {
 		var err error
-		written, failed, err = writeInTx(tx, creates, changes)
+		written, failed, err = writeInTx(tx, creates, recs, changes)
 		return err
 	})
 	if err != nil {
@@ -389,11 +394,10 @@ func (s *BoltStore) Apply(ctx context.Context, creates []*Object, changes []Chan
 	return nil
 }
 
-// prepareCreate checks a new object and sets what the store owns.
-func prepareCreate(o *Object) error {
-	if _, err := validate(o); err != nil {
-		return err
-	}
+// prepareCreate sets what the store owns in a new object, checks it, and
+// returns its record with creation sequence number 0, for setRecordSeq to
+// fill in within the write transaction.
+func prepareCreate(o *Object) ([]byte, error) {
 	t := now()
 	if o.Created.IsZero() {
 		o.Created = t
@@ -401,7 +405,8 @@ func prepareCreate(o *Object) error {
 		o.Created = o.Created.UTC().Truncate(time.Microsecond)
 	}
 	o.Updated, o.Revision = t, 1
-	return nil
+	o.seq = 0
+	return validate(o)
 }
 
 // pendingWrite is one object a write transaction is about to store.
@@ -424,14 +429,16 @@ type pendingWrite struct {
 // creates first then changes, in order. failed is the reason the objects
 // could not be written (then nothing was); err is a failure of the
 // transaction itself.
-func writeInTx(tx *bolt.Tx, creates []*Object, changes []Change) (written []*Object, failed, err error) {
+//
+// recs[i] is the record prepareCreate returned for creates[i].
+func writeInTx(tx *bolt.Tx, creates []*Object, recs [][]byte, changes []Change) (written []*Object, failed, err error) {
 	ws := make([]*pendingWrite, 0, len(creates)+len(changes))
 	// A write names a handful of objects: a linear search is enough.
 	given := func(id string) bool {
 		return slices.ContainsFunc(ws, func(w *pendingWrite) bool { return w.o.ID == id })
 	}
 	objs := tx.Bucket(bucketObjects)
-	for _, o := range creates {
+	for i, o := range creates {
 		if given(o.ID) {
 			return nil, fmt.Errorf("create object %q: given twice: %w", o.ID, ErrConflict), nil
 		}
@@ -439,7 +446,7 @@ func writeInTx(tx *bolt.Tx, creates []*Object, changes []Change) (written []*Obj
 			return nil, fmt.Errorf("create object %q: %w", o.ID, ErrExists), nil
 		}
 		stored := *o
-		ws = append(ws, &pendingWrite{o: &stored, isNew: true})
+		ws = append(ws, &pendingWrite{o: &stored, rec: recs[i], isNew: true})
 	}
 	for _, c := range changes {
 		if given(c.ID) {
@@ -464,9 +471,10 @@ func writeInTx(tx *bolt.Tx, creates []*Object, changes []Change) (written []*Obj
 			if w.o.seq, err = tx.Bucket(bucketSeq).NextSequence(); err != nil {
 				return nil, nil, err
 			}
-		}
-		if w.isNew {
-			w.rec = encodeRecord(w.o)
+			// In place: if the batch runs again, it is stamped again.
+			if err := setRecordSeq(w.rec, w.o.seq); err != nil {
+				return nil, nil, fmt.Errorf("create object %q: %w", w.o.ID, err)
+			}
 		}
 		if err := putObject(tx, w.o, w.rec, w.old, w.isNew); err != nil {
 			return nil, nil, err
@@ -601,7 +609,7 @@ func (s *BoltStore) Update(ctx context.Context, id string, fn func(o *Object) er
 			err     error
 		)
 		out = nil
-		written, failed, err = writeInTx(tx, nil, []Change{{ID: id, Fn: fn}})
+		written, failed, err = writeInTx(tx, nil, nil, []Change{{ID: id, Fn: fn}})
 		if err != nil || failed != nil {
 			return err
 		}

@@ -138,12 +138,15 @@ func mustCreate(t testing.TB, s Store, objs ...*Object) {
 func bulkCreate(t testing.TB, s *BoltStore, objs ...*Object) {
 	t.Helper()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, o := range objs {
-			if err := prepareCreate(o); err != nil {
+		recs := make([][]byte, len(objs))
+		for i, o := range objs {
+			rec, err := prepareCreate(o)
+			if err != nil {
 				return err
 			}
+			recs[i] = rec
 		}
-		written, failed, err := writeInTx(tx, objs, nil)
+		written, failed, err := writeInTx(tx, objs, recs, nil)
 		if err != nil {
 			return err
 		}

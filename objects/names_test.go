@@ -127,7 +127,7 @@ func TestConcurrentCreatesOneName(t *testing.T) {
 func forcePut(t *testing.T, s *BoltStore, o *Object) {
 	t.Helper()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := prepareCreate(o); err != nil {
+		if _, err := prepareCreate(o); err != nil {
 			return err
 		}
 		seq, err := tx.Bucket(bucketSeq).NextSequence()

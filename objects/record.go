@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -95,6 +96,25 @@ func encodeRecord(o *Object) []byte {
 		ttlv.Long(tagSeq, int64(o.seq)),           //nolint:gosec // G115: bit reinterpretation, see above
 	)
 	return ttlv.Append([]byte{recordFormat}, ttlv.Struct(tagRecord, f...))
+}
+
+// setRecordSeq writes seq into rec, a record from encodeRecord. The
+// sequence number is the record's last field, a Long Integer, so its value
+// is the last 8 bytes (KMIP 1.4 §9.1.1.4: no padding after an 8-byte value);
+// the item header before it is checked so that a change of encodeRecord
+// cannot make this write somewhere else.
+func setRecordSeq(rec []byte, seq uint64) error {
+	const item = 16 // tag 3, type 1, length 4, value 8
+	if len(rec) < 1+item {
+		return fmt.Errorf("stamp sequence number: record of %d bytes: %w", len(rec), errBadRecord)
+	}
+	h := rec[len(rec)-item:]
+	if ttlv.Tag(uint32(h[0])<<16|uint32(h[1])<<8|uint32(h[2])) != tagSeq ||
+		ttlv.Type(h[3]) != ttlv.TypeLongInteger || binary.BigEndian.Uint32(h[4:8]) != 8 {
+		return fmt.Errorf("stamp sequence number: the record does not end with it: %w", errBadRecord)
+	}
+	binary.BigEndian.PutUint64(h[8:], seq)
+	return nil
 }
 
 var errBadRecord = errors.New("malformed record")

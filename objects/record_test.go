@@ -158,3 +158,34 @@ func TestDecodeRecordDamage(t *testing.T) {
 		_, _ = decodeRecord(b)
 	}
 }
+
+// TestSetRecordSeq checks that stamping a sequence number into a prepared
+// record gives exactly the record encodeRecord makes with that number, and
+// that a record not ending in one is refused rather than overwritten.
+func TestSetRecordSeq(t *testing.T) {
+	o := &Object{ID: "k1", ObjectType: kmip.ObjectTypeSymmetricKey, Owner: "alice"}
+	for _, seq := range []uint64{1, 2, 1 << 40, ^uint64(0)} {
+		rec := encodeRecord(o)
+		if err := setRecordSeq(rec, seq); err != nil {
+			t.Fatalf("setRecordSeq(%d): %v", seq, err)
+		}
+		want := *o
+		want.seq = seq
+		if !bytes.Equal(rec, encodeRecord(&want)) {
+			t.Errorf("seq %d: stamped record differs from the encoded one", seq)
+		}
+	}
+	for name, rec := range map[string][]byte{
+		"empty":           nil,
+		"short":           {recordFormat, 1, 2, 3},
+		"other last item": ttlv.Append([]byte{recordFormat}, ttlv.Struct(tagRecord, ttlv.Long(tagRevision, 7))),
+	} {
+		before := bytes.Clone(rec)
+		if err := setRecordSeq(rec, 9); err == nil {
+			t.Errorf("%s: setRecordSeq accepted it", name)
+		}
+		if !bytes.Equal(rec, before) {
+			t.Errorf("%s: record changed", name)
+		}
+	}
+}
