@@ -115,7 +115,7 @@ func (s *FileSink) write(ctx context.Context, record []byte, sync bool) error {
 	}
 	s.size += int64(n)
 	if sync {
-		if err := s.f.Sync(); err != nil {
+		if err := syncData(s.f); err != nil {
 			s.err = fmt.Errorf("audit: fsync %s: %w", s.path, err)
 			return s.err
 		}
@@ -137,7 +137,7 @@ func (s *FileSink) Sync() error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if err := s.f.Sync(); err != nil {
+	if err := syncData(s.f); err != nil {
 		s.err = fmt.Errorf("audit: fsync %s: %w", s.path, err)
 		return s.err
 	}
