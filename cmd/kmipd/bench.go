@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -54,6 +55,7 @@ const (
 	maxConnectionCounts = 16
 	minBenchDuration    = 100 * time.Millisecond
 	maxBenchDuration    = time.Hour
+	maxBenchReps        = 100
 )
 
 func benchCommand() *cli.Command {
@@ -75,6 +77,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "server-name", Usage: "name to verify in the server certificate (default: the host of --addr)"},
 			&cli.StringFlag{Name: "connections", Value: "1,4,16", Usage: "comma-separated connection counts"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "measuring time per operation and connection count"},
+			&cli.IntFlag{Name: "reps", Value: 1, Usage: "measure each operation and connection count `N` times and report the median run, with the range of ops/s, so that one noisy window does not decide the figure"},
 			&cli.StringFlag{Name: "ops", Value: strings.Join(benchOpNames, ","), Usage: "comma-separated operations to measure"},
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
 			&cli.StringFlag{Name: "version", Value: "1.4", Usage: "KMIP protocol version of the requests"},
@@ -140,6 +143,7 @@ type benchConfig struct {
 	version     kmip.ProtocolVersion
 	conns       []int
 	duration    time.Duration
+	reps        int
 	ops         []string
 	maxRequests int64
 	keep        bool
@@ -150,6 +154,7 @@ func benchConfigFrom(c *cli.Context) (*benchConfig, error) {
 	cfg := &benchConfig{
 		addr:        c.String("addr"),
 		duration:    c.Duration("duration"),
+		reps:        c.Int("reps"),
 		maxRequests: c.Int64("max-requests"),
 		keep:        c.Bool("keep"),
 		progress:    c.App.ErrWriter,
@@ -172,6 +177,9 @@ func benchConfigFrom(c *cli.Context) (*benchConfig, error) {
 	}
 	if cfg.duration < minBenchDuration || cfg.duration > maxBenchDuration {
 		return nil, fail(fmt.Errorf("bench: --duration %v out of range", cfg.duration), fmt.Sprintf("between %v and %v", minBenchDuration, maxBenchDuration))
+	}
+	if cfg.reps < 1 || cfg.reps > maxBenchReps {
+		return nil, fail(fmt.Errorf("bench: --reps %d out of range", cfg.reps), fmt.Sprintf("between 1 and %d", maxBenchReps))
 	}
 	if cfg.maxRequests < 1 {
 		return nil, fail(fmt.Errorf("bench: --max-requests %d out of range", cfg.maxRequests), "at least 1")
@@ -260,6 +268,7 @@ type benchReport struct {
 	Addr     string        `json:"addr"`
 	Version  string        `json:"version"`
 	Duration string        `json:"duration"`
+	Reps     int           `json:"reps"`
 	Results  []benchResult `json:"results"`
 }
 
@@ -275,6 +284,11 @@ type benchResult struct {
 	P50Micros   float64 `json:"p50_us"`
 	P90Micros   float64 `json:"p90_us"`
 	P99Micros   float64 `json:"p99_us"`
+	// With --reps above 1: the result is the run with the median ops/s
+	// (the lower middle one for an even count), Errors and Capped cover
+	// every run, and these give the range of ops/s over the runs.
+	MinOpsPerSec float64 `json:"min_ops_per_sec,omitempty"`
+	MaxOpsPerSec float64 `json:"max_ops_per_sec,omitempty"`
 	// Capped: --max-requests ended the measurement before --duration.
 	Capped      bool   `json:"capped,omitempty"`
 	Unsupported string `json:"unsupported,omitempty"`
@@ -503,7 +517,7 @@ func (b *bencher) close() {
 // runBench measures every operation at every connection count. It returns
 // what it measured even when it stops early on an error or a signal.
 func runBench(ctx context.Context, cfg *benchConfig) (*benchReport, error) {
-	rep := &benchReport{Addr: cfg.addr, Version: cfg.version.String(), Duration: cfg.duration.String()}
+	rep := &benchReport{Addr: cfg.addr, Version: cfg.version.String(), Duration: cfg.duration.String(), Reps: cfg.reps}
 	var tag [6]byte
 	if _, err := rand.Read(tag[:]); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -548,15 +562,51 @@ func runBench(ctx context.Context, cfg *benchConfig) (*benchReport, error) {
 			if err := b.ensureConns(ctx, n); err != nil {
 				return rep, err
 			}
-			fmt.Fprintf(cfg.progress, "bench: %s with %d connection(s) for %v\n", name, n, cfg.duration)
-			res, created := b.measure(ctx, op, n)
-			rep.Results = append(rep.Results, res)
-			if len(created) > 0 && !cfg.keep {
-				b.destroyAll(ctx, created, n)
+			runs := make([]benchResult, 0, cfg.reps)
+			for r := 1; r <= cfg.reps; r++ {
+				if r > 1 && ctx.Err() != nil {
+					break
+				}
+				fmt.Fprintf(cfg.progress, "bench: %s with %d connection(s) for %v%s\n", name, n, cfg.duration, repNote(r, cfg.reps))
+				res, created := b.measure(ctx, op, n)
+				runs = append(runs, res)
+				if len(created) > 0 && !cfg.keep {
+					b.destroyAll(ctx, created, n)
+				}
 			}
+			rep.Results = append(rep.Results, medianRun(runs))
 		}
 	}
 	return rep, nil
+}
+
+func repNote(r, reps int) string {
+	if reps == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (run %d of %d)", r, reps)
+}
+
+// medianRun folds the runs of one operation and connection count into one
+// result: the run with the median ops/s, with the errors of all runs and
+// the range of their ops/s (see benchResult).
+func medianRun(runs []benchResult) benchResult {
+	if len(runs) == 1 {
+		return runs[0]
+	}
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b benchResult) int { return cmp.Compare(a.OpsPerSec, b.OpsPerSec) })
+	out := sorted[(len(sorted)-1)/2]
+	out.MinOpsPerSec, out.MaxOpsPerSec = sorted[0].OpsPerSec, sorted[len(sorted)-1].OpsPerSec
+	out.Errors, out.FirstError, out.Capped = 0, "", false
+	for _, r := range runs {
+		out.Errors += r.Errors
+		out.Capped = out.Capped || r.Capped
+		if out.FirstError == "" {
+			out.FirstError = r.FirstError
+		}
+	}
+	return out
 }
 
 // check prepares op and runs it once, untimed. A failure the server
@@ -725,13 +775,26 @@ func (b *bencher) cleanupKeys(ctx context.Context) {
 }
 
 func printBenchTable(w io.Writer, rep *benchReport) {
-	fmt.Fprintf(w, "kmipd bench: %s, KMIP %s, %s per measurement\n\n", rep.Addr, rep.Version, rep.Duration)
+	ranges := rep.Reps > 1
+	if ranges {
+		fmt.Fprintf(w, "kmipd bench: %s, KMIP %s, %s per measurement, median of %d runs\n\n", rep.Addr, rep.Version, rep.Duration, rep.Reps)
+	} else {
+		fmt.Fprintf(w, "kmipd bench: %s, KMIP %s, %s per measurement\n\n", rep.Addr, rep.Version, rep.Duration)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "OPERATION\tCONNS\tOPS/S\tP50\tP90\tP99\tERRORS\tNOTE\n")
+	if ranges {
+		fmt.Fprintf(tw, "OPERATION\tCONNS\tOPS/S\tMIN..MAX\tP50\tP90\tP99\tERRORS\tNOTE\n")
+	} else {
+		fmt.Fprintf(tw, "OPERATION\tCONNS\tOPS/S\tP50\tP90\tP99\tERRORS\tNOTE\n")
+	}
 	var notes []string
 	for _, r := range rep.Results {
 		if r.Unsupported != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\tunsupported\n", r.Op)
+			if ranges {
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tunsupported\n", r.Op)
+			} else {
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\tunsupported\n", r.Op)
+			}
 			notes = append(notes, fmt.Sprintf("%s: unsupported: %s", r.Op, r.Unsupported))
 			continue
 		}
@@ -739,7 +802,11 @@ func printBenchTable(w io.Writer, rep *benchReport) {
 		if r.Capped {
 			note = "stopped by --max-requests"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%s\n", r.Op, r.Connections, r.OpsPerSec,
+		spread := ""
+		if ranges {
+			spread = fmt.Sprintf("%.0f..%.0f\t", r.MinOpsPerSec, r.MaxOpsPerSec)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s%s\t%s\t%s\t%d\t%s\n", r.Op, r.Connections, r.OpsPerSec, spread,
 			fmtMicros(r.P50Micros), fmtMicros(r.P90Micros), fmtMicros(r.P99Micros), r.Errors, note)
 		if r.FirstError != "" {
 			notes = append(notes, fmt.Sprintf("%s/%d: first error: %s", r.Op, r.Connections, r.FirstError))

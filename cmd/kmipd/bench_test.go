@@ -226,6 +226,8 @@ func TestBenchFlags(t *testing.T) {
 		{"short duration", append([]string{"bench", "--duration", "1ms"}, files...), "--duration"},
 		{"long duration", append([]string{"bench", "--duration", "48h"}, files...), "--duration"},
 		{"no request budget", append([]string{"bench", "--max-requests", "0"}, files...), "--max-requests"},
+		{"zero reps", append([]string{"bench", "--reps", "0"}, files...), "--reps"},
+		{"too many reps", append([]string{"bench", "--reps", "101"}, files...), "--reps"},
 		{"bad address", append([]string{"bench", "--addr", "localhost"}, files...), "--addr"},
 		{"missing CA file", []string{"bench", "--ca", "/nonexistent/ca.pem", "--cert", files[3], "--key", files[5]}, "--ca"},
 	}
@@ -470,6 +472,74 @@ func TestBenchAgainstFake(t *testing.T) {
 				t.Errorf("%d keys left on the server after the run", n)
 			}
 		})
+	}
+}
+
+func TestMedianRun(t *testing.T) {
+	run := func(ops float64, errs int64, first string, capped bool) benchResult {
+		return benchResult{Op: "get", Connections: 4, OpsPerSec: ops, P50Micros: ops / 100, Errors: errs, FirstError: first, Capped: capped}
+	}
+	tests := []struct {
+		name              string
+		runs              []benchResult
+		wantOps, min, max float64
+		wantErrs          int64
+		wantFirst         string
+		wantCapped        bool
+		wantP50FromMedian bool
+	}{
+		{name: "one run is itself", runs: []benchResult{run(500, 1, "boom", true)}, wantOps: 500, wantErrs: 1, wantFirst: "boom", wantCapped: true},
+		{name: "odd count", runs: []benchResult{run(300, 0, "", false), run(100, 0, "", false), run(200, 0, "", false)},
+			wantOps: 200, min: 100, max: 300, wantP50FromMedian: true},
+		{name: "even count takes the lower middle", runs: []benchResult{run(400, 0, "", false), run(100, 0, "", false), run(300, 0, "", false), run(200, 0, "", false)},
+			wantOps: 200, min: 100, max: 400, wantP50FromMedian: true},
+		{name: "errors and caps of every run count", runs: []benchResult{run(100, 0, "", false), run(200, 2, "first", false), run(300, 3, "second", true)},
+			wantOps: 200, min: 100, max: 300, wantErrs: 5, wantFirst: "first", wantCapped: true, wantP50FromMedian: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := medianRun(tt.runs)
+			if got.OpsPerSec != tt.wantOps || got.MinOpsPerSec != tt.min || got.MaxOpsPerSec != tt.max {
+				t.Errorf("ops/s %v in %v..%v, want %v in %v..%v", got.OpsPerSec, got.MinOpsPerSec, got.MaxOpsPerSec, tt.wantOps, tt.min, tt.max)
+			}
+			if got.Errors != tt.wantErrs || got.FirstError != tt.wantFirst || got.Capped != tt.wantCapped {
+				t.Errorf("errors %d %q capped %v, want %d %q %v", got.Errors, got.FirstError, got.Capped, tt.wantErrs, tt.wantFirst, tt.wantCapped)
+			}
+			if tt.wantP50FromMedian && got.P50Micros != tt.wantOps/100 {
+				t.Errorf("p50 %v is not the median run's (%v)", got.P50Micros, tt.wantOps/100)
+			}
+		})
+	}
+}
+
+// TestBenchReps checks that --reps measures every cell that many times and
+// reports one result per cell with its range, in the table and in JSON.
+func TestBenchReps(t *testing.T) {
+	_, mux := newFakeKMS()
+	srvCfg, files := benchFiles(t)
+	addr := serveKMIP(t, mux, srvCfg)
+	base := append([]string{"bench", "--addr", addr, "--duration", "100ms", "--connections", "1,2", "--ops", "get", "--reps", "3"}, files...)
+	out, err := runKMIPD(t, append(base, "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := decodeReport(t, out)
+	if rep.Reps != 3 || len(rep.Results) != 2 {
+		t.Fatalf("reps %d, %d results, want 3 and 2: %+v", rep.Reps, len(rep.Results), rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.MinOpsPerSec <= 0 || r.MinOpsPerSec > r.OpsPerSec || r.OpsPerSec > r.MaxOpsPerSec {
+			t.Errorf("%s/%d: %v not within %v..%v", r.Op, r.Connections, r.OpsPerSec, r.MinOpsPerSec, r.MaxOpsPerSec)
+		}
+	}
+	out, err = runKMIPD(t, base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"median of 3 runs", "MIN..MAX"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
 	}
 }
 
