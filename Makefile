@@ -9,6 +9,7 @@ CONNS    ?= 1,4,16
 HSMLIMIT ?=
 OPS      ?=
 REPS     ?=
+LOCATE_KEYS ?=
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 GOVULNCHECK   ?= $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4
 BENCHSTAT     ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
@@ -48,7 +49,7 @@ bench:
 # bench-server: a fresh `kmipd dev` measured by `kmipd bench`; with
 # HSMLIMIT=<dir of the hsmlimit tool>, SoftHSM's own limit first.
 bench-server:
-	DURATION=$(DURATION) CONNS=$(CONNS) OPS=$(OPS) REPS=$(REPS) HSMLIMIT=$(HSMLIMIT) scripts/bench-server.sh
+	DURATION=$(DURATION) CONNS=$(CONNS) OPS=$(OPS) REPS=$(REPS) LOCATE_KEYS=$(LOCATE_KEYS) HSMLIMIT=$(HSMLIMIT) scripts/bench-server.sh
 
 # benchcmp BASE=<git ref>: benchstat of BASE against the working tree.
 benchcmp:

@@ -8,7 +8,9 @@
 #   DURATION=10s CONNS=1,4,16 OPS=get,encrypt-4k REPS=5 scripts/bench-server.sh
 #
 # Each figure is the median of REPS runs (default 3), as hsmlimit reports
-# the median of its windows, so that the two are read alike.
+# the median of its windows, so that the two are read alike. Locate
+# searches a store of at least LOCATE_KEYS named keys (default 10,000, the
+# size the managed-objects goal names).
 #
 # The server runs `kmipd dev` in a temporary directory on a free loopback
 # port and is stopped at the end; nothing outside that directory changes.
@@ -16,6 +18,7 @@ set -euo pipefail
 
 DURATION=${DURATION:-3s}
 REPS=${REPS:-3}
+LOCATE_KEYS=${LOCATE_KEYS:-10000}
 CONNS=${CONNS:-1,4,16}
 OPS=${OPS:-create,get,locate,encrypt-64,encrypt-4k,decrypt-64,decrypt-4k,sign-p256}
 PORT=${PORT:-15696}
@@ -58,4 +61,4 @@ for _ in $(seq 1 100); do
 done
 
 echo "== kmipd bench ($(nproc) cores, client and server on this machine)"
-bench --duration "$DURATION" --reps "$REPS" --connections "$CONNS" --ops "$OPS"
+bench --duration "$DURATION" --reps "$REPS" --locate-keys "$LOCATE_KEYS" --connections "$CONNS" --ops "$OPS"

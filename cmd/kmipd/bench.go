@@ -45,8 +45,16 @@ import (
 // benchOpNames lists the operations in the order they are measured.
 var benchOpNames = []string{"create", "get", "locate", "encrypt-64", "encrypt-4k", "decrypt-64", "decrypt-4k", "sign-p256"}
 
-// locateKeys is how many named keys the locate warm-up creates.
-const locateKeys = 100
+// defaultLocateKeys is how many named keys the locate warm-up creates
+// unless --locate-keys says otherwise; maxLocateKeys bounds the flag.
+const (
+	defaultLocateKeys = 100
+	maxLocateKeys     = 1_000_000
+)
+
+// maxSetupConns bounds the connections that create and destroy the
+// prepared keys in parallel.
+const maxSetupConns = 16
 
 // Bounds on the flags, so that a typo cannot start a day-long run or
 // thousands of connections.
@@ -64,7 +72,7 @@ func benchCommand() *cli.Command {
 		Usage: "measure a KMIP server: ops/s and latency percentiles per operation and connection count",
 		Description: "For each operation and connection count, that many connections drive the server for --duration.\n" +
 			"Before measuring, bench prepares what an operation needs: an activated AES-256 key (get, encrypt,\n" +
-			"decrypt), " + strconv.Itoa(locateKeys) + " named keys (locate), an activated P-256 key pair (sign). Unless --keep, it\n" +
+			"decrypt), --locate-keys named keys (locate), an activated P-256 key pair (sign). Unless --keep, it\n" +
 			"revokes and destroys every key it created at the end. Operations the server does not support are\n" +
 			"reported and skipped. bench connects to --addr only and stops each measurement at --duration or\n" +
 			"--max-requests requests.\n\n" +
@@ -78,6 +86,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "connections", Value: "1,4,16", Usage: "comma-separated connection counts"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "measuring time per operation and connection count"},
 			&cli.IntFlag{Name: "reps", Value: 1, Usage: "measure each operation and connection count `N` times and report the median run, with the range of ops/s, so that one noisy window does not decide the figure"},
+			&cli.IntFlag{Name: "locate-keys", Value: defaultLocateKeys, Usage: "named keys to create before measuring locate, each located by its name in turn: the store the server searches holds at least `N` objects"},
 			&cli.StringFlag{Name: "ops", Value: strings.Join(benchOpNames, ","), Usage: "comma-separated operations to measure"},
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
 			&cli.StringFlag{Name: "version", Value: "1.4", Usage: "KMIP protocol version of the requests"},
@@ -144,6 +153,7 @@ type benchConfig struct {
 	conns       []int
 	duration    time.Duration
 	reps        int
+	locateKeys  int
 	ops         []string
 	maxRequests int64
 	keep        bool
@@ -155,6 +165,7 @@ func benchConfigFrom(c *cli.Context) (*benchConfig, error) {
 		addr:        c.String("addr"),
 		duration:    c.Duration("duration"),
 		reps:        c.Int("reps"),
+		locateKeys:  c.Int("locate-keys"),
 		maxRequests: c.Int64("max-requests"),
 		keep:        c.Bool("keep"),
 		progress:    c.App.ErrWriter,
@@ -180,6 +191,9 @@ func benchConfigFrom(c *cli.Context) (*benchConfig, error) {
 	}
 	if cfg.reps < 1 || cfg.reps > maxBenchReps {
 		return nil, fail(fmt.Errorf("bench: --reps %d out of range", cfg.reps), fmt.Sprintf("between 1 and %d", maxBenchReps))
+	}
+	if cfg.locateKeys < 1 || cfg.locateKeys > maxLocateKeys {
+		return nil, fail(fmt.Errorf("bench: --locate-keys %d out of range", cfg.locateKeys), fmt.Sprintf("between 1 and %d", maxLocateKeys))
 	}
 	if cfg.maxRequests < 1 {
 		return nil, fail(fmt.Errorf("bench: --max-requests %d out of range", cfg.maxRequests), "at least 1")
@@ -449,16 +463,43 @@ func (b *bencher) prepareCiphertext(ctx context.Context, size int) error {
 
 func (b *bencher) prepareNames(ctx context.Context) error {
 	return b.once("names", func() error {
-		fmt.Fprintf(b.cfg.progress, "bench: creating %d named keys for locate\n", locateKeys)
-		for i := range locateKeys {
-			name := fmt.Sprintf("%s-locate-%03d", b.prefix, i)
-			id, err := b.setup().CreateAES(ctx, 256, name)
-			if err != nil {
-				return err
-			}
-			b.cleanup = append(b.cleanup, benchKey{id: id})
-			b.names = append(b.names, name)
+		n := b.cfg.locateKeys
+		fmt.Fprintf(b.cfg.progress, "bench: creating %d named keys for locate\n", n)
+		conns := min(n, maxSetupConns)
+		if err := b.ensureConns(ctx, conns); err != nil {
+			return err
 		}
+		names := make([]string, n)
+		ids := make([]string, n)
+		errs := make([]error, conns)
+		var wg sync.WaitGroup
+		for i := range conns {
+			wg.Go(func() {
+				for j := i; j < n && ctx.Err() == nil; j += conns {
+					names[j] = fmt.Sprintf("%s-locate-%06d", b.prefix, j)
+					id, err := b.conns[i].CreateAES(ctx, 256, names[j])
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					ids[j] = id
+				}
+			})
+		}
+		wg.Wait()
+		// Whatever was created is cleaned up, even if the rest failed.
+		for _, id := range ids {
+			if id != "" {
+				b.cleanup = append(b.cleanup, benchKey{id: id})
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.names = names
 		return nil
 	})
 }
@@ -758,7 +799,9 @@ func (b *bencher) cleanupKeys(ctx context.Context) {
 	if b.cfg.keep || len(b.cleanup) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	// A minute, and more for a large --locate-keys on a slow server.
+	budget := time.Minute + time.Duration(len(b.cleanup))*10*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
 	var ids []string
 	for _, k := range b.cleanup {
@@ -771,7 +814,7 @@ func (b *bencher) cleanupKeys(ctx context.Context) {
 		}
 		ids = append(ids, k.id)
 	}
-	b.destroyAll(ctx, ids, 1)
+	b.destroyAll(ctx, ids, min(len(ids), maxSetupConns))
 }
 
 func printBenchTable(w io.Writer, rep *benchReport) {

@@ -227,6 +227,8 @@ func TestBenchFlags(t *testing.T) {
 		{"long duration", append([]string{"bench", "--duration", "48h"}, files...), "--duration"},
 		{"no request budget", append([]string{"bench", "--max-requests", "0"}, files...), "--max-requests"},
 		{"zero reps", append([]string{"bench", "--reps", "0"}, files...), "--reps"},
+		{"no locate keys", append([]string{"bench", "--locate-keys", "0"}, files...), "--locate-keys"},
+		{"too many locate keys", append([]string{"bench", "--locate-keys", "1000001"}, files...), "--locate-keys"},
 		{"too many reps", append([]string{"bench", "--reps", "101"}, files...), "--reps"},
 		{"bad address", append([]string{"bench", "--addr", "localhost"}, files...), "--addr"},
 		{"missing CA file", []string{"bench", "--ca", "/nonexistent/ca.pem", "--cert", files[3], "--key", files[5]}, "--ca"},
@@ -245,9 +247,10 @@ func TestBenchFlags(t *testing.T) {
 // AES keys with the lifecycle bench relies on, and no key pairs (so that
 // sign-p256 is unsupported).
 type fakeKMS struct {
-	mu   sync.Mutex
-	next int
-	keys map[string]*fakeKey
+	mu    sync.Mutex
+	next  int
+	keys  map[string]*fakeKey
+	names map[string]bool // every name a Create gave
 }
 
 type fakeKey struct {
@@ -257,7 +260,7 @@ type fakeKey struct {
 }
 
 func newFakeKMS() (*fakeKMS, *kmip.ServeMux) {
-	f := &fakeKMS{keys: map[string]*fakeKey{}}
+	f := &fakeKMS{keys: map[string]*fakeKey{}, names: map[string]bool{}}
 	mux := kmip.NewServeMux()
 	mux.HandleFunc(kmip.OperationCreate, f.create)
 	mux.HandleFunc(kmip.OperationActivate, f.lifecycle)
@@ -268,6 +271,12 @@ func newFakeKMS() (*fakeKMS, *kmip.ServeMux) {
 	mux.HandleFunc(kmip.OperationEncrypt, f.crypt)
 	mux.HandleFunc(kmip.OperationDecrypt, f.crypt)
 	return f, mux
+}
+
+func (f *fakeKMS) namedCreates() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.names)
 }
 
 func (f *fakeKMS) live() int {
@@ -309,6 +318,9 @@ func (f *fakeKMS) create(_ context.Context, req *kmip.Request) (ttlv.Value, erro
 	f.next++
 	id := strconv.Itoa(f.next)
 	f.keys[id] = k
+	if k.name != "" {
+		f.names[k.name] = true
+	}
 	f.mu.Unlock()
 	return kmip.Payload(
 		ttlv.Enum(kmip.TagObjectType, uint32(kmip.ObjectTypeSymmetricKey)),
@@ -540,6 +552,29 @@ func TestBenchReps(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestBenchLocateKeys checks that --locate-keys sets how many distinct
+// named keys the locate warm-up creates, and that all are destroyed after.
+func TestBenchLocateKeys(t *testing.T) {
+	for _, n := range []int{1, 37} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			kms, mux := newFakeKMS()
+			srvCfg, files := benchFiles(t)
+			addr := serveKMIP(t, mux, srvCfg)
+			args := append([]string{"bench", "--addr", addr, "--duration", "100ms", "--connections", "2",
+				"--ops", "locate", "--locate-keys", strconv.Itoa(n)}, files...)
+			if _, err := runKMIPD(t, args...); err != nil {
+				t.Fatal(err)
+			}
+			if got := kms.namedCreates(); got != n {
+				t.Errorf("%d named keys created, want %d", got, n)
+			}
+			if left := kms.live(); left != 0 {
+				t.Errorf("%d keys left on the server after the run", left)
+			}
+		})
 	}
 }
 
