@@ -103,10 +103,10 @@ func (s *BoltStore) Close() error {
 }
 
 // validate refuses objects the store cannot keep faithfully, and returns
-// the record to store. The record is decoded back before anything is
-// written, so that a later Get can always read it: the codec refuses what
-// the encoder lets through, such as a Text String that is not UTF-8 or an
-// item of unknown type.
+// the record to store. The record is checked against the decoder's rules
+// (ttlv.Check) before anything is written, so that a later Get can always
+// read it: the codec refuses what the encoder lets through, such as a Text
+// String that is not UTF-8 or an item of unknown type.
 func validate(o *Object) ([]byte, error) {
 	if o.ID == "" || len(o.ID) > maxIDLength {
 		return nil, fmt.Errorf("identifier length %d: %w", len(o.ID), ErrInvalidObject)
@@ -121,7 +121,7 @@ func validate(o *Object) ([]byte, error) {
 		return nil, fmt.Errorf("wrapped material length %d: %w", o.Wrapped.Len, ErrInvalidObject)
 	}
 	rec := encodeRecord(o)
-	if _, err := ttlv.Decode(rec[1:], recordLimits); err != nil {
+	if err := ttlv.Check(rec[1:], recordLimits); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidObject, err)
 	}
 	return rec, nil

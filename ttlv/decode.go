@@ -24,17 +24,9 @@ const headerLen = 8
 // point into it, so b must not change while the Value is in use. Decode
 // allocates once, an arena holding every item but the outer one.
 func Decode(b []byte, lim Limits) (Value, error) {
-	lim = lim.withDefaults()
-	if len(b) > lim.MaxMessageSize {
-		return Value{}, syntaxErr(0, 0, ErrTooLarge, "message of %d bytes exceeds limit of %d", len(b), lim.MaxMessageSize)
-	}
-	c := checker{b: b, maxDepth: lim.MaxDepth, maxItems: lim.MaxItems}
-	end, err := c.item(0, len(b), 1)
+	c, err := check(b, lim)
 	if err != nil {
 		return Value{}, err
-	}
-	if end != len(b) {
-		return Value{}, syntaxErr(end, 0, ErrBadLength, "%d trailing bytes after the message", len(b)-end)
 	}
 	bl := builder{b: b}
 	if c.items > 1 {
@@ -43,6 +35,32 @@ func Decode(b []byte, lim Limits) (Value, error) {
 	var v Value
 	bl.fill(&v, 0)
 	return v, nil
+}
+
+// Check reports whether Decode would accept b under lim, with the error
+// Decode would return, without building a Value: it allocates nothing. A
+// writer that must only ever store what it can read back (a record about
+// to be written) checks with it.
+func Check(b []byte, lim Limits) error {
+	_, err := check(b, lim)
+	return err
+}
+
+// check runs the first pass of Decode over b.
+func check(b []byte, lim Limits) (checker, error) {
+	lim = lim.withDefaults()
+	if len(b) > lim.MaxMessageSize {
+		return checker{}, syntaxErr(0, 0, ErrTooLarge, "message of %d bytes exceeds limit of %d", len(b), lim.MaxMessageSize)
+	}
+	c := checker{b: b, maxDepth: lim.MaxDepth, maxItems: lim.MaxItems}
+	end, err := c.item(0, len(b), 1)
+	if err != nil {
+		return checker{}, err
+	}
+	if end != len(b) {
+		return checker{}, syntaxErr(end, 0, ErrBadLength, "%d trailing bytes after the message", len(b)-end)
+	}
+	return c, nil
 }
 
 // checker is the first pass of Decode: it validates the input and counts

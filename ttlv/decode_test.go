@@ -161,6 +161,9 @@ func TestDecodeStrict(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Decode error = %v, want %v", err, tc.want)
 			}
+			if cerr := Check(mustHex(t, tc.hex), tc.lim); cerr == nil || cerr.Error() != err.Error() {
+				t.Errorf("Check error = %v, want Decode's %v", cerr, err)
+			}
 			var se *SyntaxError
 			if !errors.As(err, &se) {
 				t.Errorf("error %T is not a *SyntaxError", err)
@@ -259,6 +262,14 @@ func TestDecodeAllocations(t *testing.T) {
 		})
 		if allocs > 1 {
 			t.Errorf("%s: Decode allocates %v times, want 1 (the arena)", name, allocs)
+		}
+		allocs = testing.AllocsPerRun(100, func() {
+			if err := Check(b, Limits{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: Check allocates %v times, want 0", name, allocs)
 		}
 		v, _ := Decode(b, Limits{})
 		buf := make([]byte, 0, 1024)

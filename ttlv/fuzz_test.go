@@ -22,6 +22,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Marshal(Struct(0x420078, Int(0x42006A, 1))))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := Decode(b, Limits{MaxMessageSize: 1 << 16})
+		// Check must agree with Decode, error for error.
+		if cerr := Check(b, Limits{MaxMessageSize: 1 << 16}); (cerr == nil) != (err == nil) || (err != nil && cerr.Error() != err.Error()) {
+			t.Fatalf("Check = %v, Decode = %v", cerr, err)
+		}
 		if err != nil {
 			if !IsEncodingError(err) {
 				t.Fatalf("error %v is not an encoding error", err)
