@@ -14,6 +14,7 @@ import (
 )
 
 func main() {
+	tuneGC()
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		// One line plus a hint, never a stack trace.
