@@ -3,6 +3,7 @@
 #   ttlv, audit, hsmbackend: leaves (hsmbackend may use miekg/pkcs11)
 #   kmip -> ttlv only (no PKCS#11, bbolt, ACL or audit)
 #   acl -> kmip; objects -> kmip, ttlv, bbolt; service -> all but cmd
+#   pkcs12: a leaf (standard library only)
 # Only non-test imports count: tests may reach further (conformance does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,7 @@ forbid kmip       "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod
 forbid acl        "$mod/objects" "$mod/hsmbackend" "$mod/audit" "$mod/service" "go.etcd.io/bbolt" "github.com/miekg/pkcs11"
 forbid objects    "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service" "github.com/miekg/pkcs11"
 forbid service    "$mod/cmd" "$mod/conformance"
+forbid pkcs12     "$mod/ttlv" "$mod/kmip" "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service" "github.com/hashicorp/go-hclog" "go.etcd.io/bbolt" "github.com/miekg/pkcs11"
 forbid certs      "$mod/ttlv" "$mod/kmip" "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service"
 forbid kmipclient "$mod/objects" "$mod/hsmbackend" "$mod/acl" "$mod/audit" "$mod/service" "go.etcd.io/bbolt" "github.com/miekg/pkcs11"
 # gemalto/kmip-go is a test client and reference codec only.

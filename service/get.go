@@ -220,6 +220,12 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 			ttlv.Enum(kmip.TagOpaqueDataType, dt),
 			ttlv.Bytes(kmip.TagOpaqueDataValue, crClone(plain))), nil
 	}
+	if want == kmip.KeyFormatTypePKCS12 && o.ObjectType == kmip.ObjectTypePrivateKey {
+		if spec != nil || compression != 0 {
+			return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "a PKCS#12 container is protected by its password, not wrapped or compressed")
+		}
+		return s.crGetPKCS12(ctx, req, o, plain, shell, tag)
+	}
 	stored := kmip.KeyFormatType(o.KeyFormat)
 	if want == 0 {
 		want = stored
