@@ -411,7 +411,7 @@ func (l *Logger) flushAsWriter(forceSync bool) {
 	b := l.pending
 	l.pending = nil
 	failed := l.failed
-	if b == nil && !(forceSync && failed == nil && l.unsynced) {
+	if b == nil && (!forceSync || failed != nil || !l.unsynced) {
 		l.mu.Unlock()
 		return
 	}

@@ -32,7 +32,7 @@ func bmpPassword(password string) ([]byte, error) {
 	}
 	out := make([]byte, 0, 2*len(password)+2)
 	for _, r := range password {
-		out = append(out, byte(r>>8), byte(r))
+		out = append(out, byte(r>>8), byte(r)) //nolint:gosec // G115: checkBMP keeps r below 0x10000, two bytes exactly
 	}
 	return append(out, 0, 0), nil
 }
@@ -45,7 +45,7 @@ func bmpString(s string) ([]byte, error) {
 	}
 	out := make([]byte, 0, 2*len(s))
 	for _, r := range s {
-		out = append(out, byte(r>>8), byte(r))
+		out = append(out, byte(r>>8), byte(r)) //nolint:gosec // G115: checkBMP keeps r below 0x10000, two bytes exactly
 	}
 	return out, nil
 }
@@ -147,7 +147,7 @@ func addOneAndB(block, b []byte) {
 	carry := uint(1)
 	for i := len(block) - 1; i >= 0; i-- {
 		sum := uint(block[i]) + uint(b[i]) + carry
-		block[i] = byte(sum)
+		block[i] = byte(sum) //nolint:gosec // G115: the low byte of the sum, by design; the rest is the carry
 		carry = sum >> 8
 	}
 }

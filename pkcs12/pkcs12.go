@@ -6,7 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/pbkdf2"
 	cryptorand "crypto/rand"
-	"crypto/sha1"
+	"crypto/sha1" //nolint:gosec // G505: localKeyId is an identifier, not a security function (see bagAttributes)
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -259,7 +259,9 @@ func bagAttributes(friendlyName string, certs [][]byte) ([]attribute, error) {
 	}
 	attrs := []attribute{nameAttr}
 	if len(certs) > 0 {
-		id := sha1.Sum(certs[0])
+		// localKeyId links the key bag to its certificate's bag; OpenSSL
+		// writes the SHA-1 of the certificate, and readers only compare it.
+		id := sha1.Sum(certs[0]) //nolint:gosec // G401: an identifier, not a security function
 		idAttr, err := newAttribute(oidLocalKeyID, id[:])
 		if err != nil {
 			return nil, err
