@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kmipd/kmipd/certs"
+	"github.com/kmipd/kmipd/internal/testtool"
 	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/service"
 	"github.com/kmipd/kmipd/ttlv"
@@ -192,17 +193,11 @@ func (h *Harness) WriteClientFiles(t testing.TB, dir string) (caFile, certFile, 
 	return caFile, certFile, keyFile
 }
 
-// requireTool skips the test when a tool it needs is missing, or fails it
-// under KMIPD_REQUIRE_HSM=1 (make test), so that CI cannot pass silently.
+// requireTool is testtool.Require: skip without the tool, fail under
+// KMIPD_REQUIRE_HSM=1 (make test), so that CI cannot pass silently.
 func requireTool(t testing.TB, what string, err error) {
 	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("KMIPD_REQUIRE_HSM") == "1" {
-		t.Fatalf("%s is required (KMIPD_REQUIRE_HSM=1): %v", what, err)
-	}
-	t.Skipf("%s not available: %v", what, err)
+	testtool.Require(t, what, err)
 }
 
 func TestHarness(t *testing.T) {

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kmipd/kmipd/internal/testtool"
 )
 
 func mustHex(t *testing.T, s string) []byte {
@@ -189,33 +191,11 @@ func chain(t *testing.T) testChain {
 	return c
 }
 
-// requireTool skips the test when a tool is missing, or fails it under
-// KMIPD_REQUIRE_HSM=1, which CI sets after installing the tools.
-func requireTool(t *testing.T, what string, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("KMIPD_REQUIRE_HSM") == "1" {
-		t.Fatalf("%s is required (KMIPD_REQUIRE_HSM=1): %v", what, err)
-	}
-	t.Skipf("%s not available: %v", what, err)
-}
-
 // requirePythonCryptography returns the python3 that has the cryptography
-// package.
+// package's PKCS#12 reader.
 func requirePythonCryptography(t *testing.T) string {
 	t.Helper()
-	python, err := exec.LookPath("python3")
-	if err == nil {
-		var out []byte
-		out, err = exec.Command(python, "-c", "from cryptography.hazmat.primitives.serialization import pkcs12").CombinedOutput()
-		if err != nil {
-			err = errors.New(strings.TrimSpace(string(out)) + " (apt-get install python3-cryptography)")
-		}
-	}
-	requireTool(t, "python3 with cryptography", err)
-	return python
+	return testtool.Python(t, "from cryptography.hazmat.primitives.serialization import pkcs12", "python3-cryptography")
 }
 
 // loadScript loads the PFX named by argv[1] with the password read from

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmipd/kmipd/internal/testtool"
 	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/ttlv"
 )
@@ -223,16 +224,7 @@ print(p.cert.certificate.public_bytes(Encoding.DER).hex())
 for c in p.additional_certs:
     print(c.certificate.public_bytes(Encoding.DER).hex())
 `
-	python, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.Command(python, "-c", "import cryptography.hazmat.primitives.serialization.pkcs12").Run()
-	}
-	if err != nil {
-		if os.Getenv("KMIPD_REQUIRE_HSM") == "1" {
-			t.Fatalf("python3 with the cryptography package is needed to read PKCS#12 (apt-get install python3-cryptography): %v", err)
-		}
-		t.Skipf("python3 with cryptography not available: %v", err)
-	}
+	python := testtool.Python(t, "from cryptography.hazmat.primitives.serialization import pkcs12", "python3-cryptography")
 	path := filepath.Join(t.TempDir(), "key.p12")
 	if err := os.WriteFile(path, p12, 0o600); err != nil {
 		t.Fatal(err)
