@@ -28,7 +28,7 @@ const (
 // The caller owns the result and must clear it.
 func bmpPassword(password string) ([]byte, error) {
 	if err := checkBMP(password); err != nil {
-		return nil, fmt.Errorf("pkcs12: password: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrPassword, err)
 	}
 	out := make([]byte, 0, 2*len(password)+2)
 	for _, r := range password {
@@ -54,15 +54,17 @@ func bmpString(s string) ([]byte, error) {
 // of the Basic Multilingual Plane. Valid UTF-8 never encodes a surrogate, so
 // every accepted rune maps to exactly one UTF-16 code unit.
 func checkBMP(s string) error {
+	// The messages say neither which character nor where: s may be a
+	// password, and errors reach clients and logs.
 	if !utf8.ValidString(s) {
 		return errors.New("not valid UTF-8")
 	}
-	for i, r := range s {
+	for _, r := range s {
 		switch {
 		case r == 0:
-			return fmt.Errorf("NUL character at byte %d; remove it", i)
+			return errors.New("contains a NUL character")
 		case r > 0xFFFF:
-			return fmt.Errorf("character U+%04X at byte %d is outside the Basic Multilingual Plane, which a PKCS#12 BMPString cannot hold (RFC 7292 Appendix B.1)", r, i)
+			return errors.New("contains a character outside the Basic Multilingual Plane, which a PKCS#12 BMPString cannot hold (RFC 7292 Appendix B.1)")
 		}
 	}
 	return nil

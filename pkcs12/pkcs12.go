@@ -16,6 +16,10 @@ import (
 	"io"
 )
 
+// ErrPassword is returned, wrapped, for a password a PKCS#12 file cannot
+// hold (see Encode); the message never quotes the password.
+var ErrPassword = errors.New("pkcs12: the password cannot be used")
+
 // defaultFriendlyName is the friendlyName Encode writes when
 // Options.FriendlyName is empty: KMIP 2.0 §4.39 (PKCS#12 Friendly Name)
 // gives "alias" as the default.

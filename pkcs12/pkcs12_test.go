@@ -112,8 +112,12 @@ func TestBMPPassword(t *testing.T) {
 	for _, tc := range tests {
 		got, err := bmpPassword(tc.password)
 		if tc.errText != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.errText) {
-				t.Errorf("bmpPassword(%q) error = %v, want one mentioning %q", tc.password, err, tc.errText)
+			if err == nil || !strings.Contains(err.Error(), tc.errText) || !errors.Is(err, ErrPassword) {
+				t.Errorf("bmpPassword(%q) error = %v, want ErrPassword mentioning %q", tc.password, err, tc.errText)
+			}
+			// The message must not quote the password or point into it.
+			if err != nil && (strings.Contains(err.Error(), "key") || strings.Contains(err.Error(), "U+") || strings.Contains(err.Error(), "byte ")) {
+				t.Errorf("bmpPassword(%q) error %q tells about the password", tc.password, err)
 			}
 			continue
 		}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"slices"
 
 	"github.com/kmipd/kmipd/kmip"
@@ -42,7 +43,10 @@ func (s *Service) crGetPKCS12(ctx context.Context, req *kmip.Request, o *objects
 		opts.FriendlyName = a.Value.Text()
 	}
 	p12, err := pkcs12.Encode(rand.Reader, plain, chain, string(password), opts)
-	if err != nil {
+	switch {
+	case errors.Is(err, pkcs12.ErrPassword):
+		return ttlv.Value{}, badPKCS12Password(req, "the password of private key %s cannot protect a PKCS#12 file: %v", o.ID, err)
+	case err != nil:
 		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonCryptographicFailure, "PKCS#12 of private key %s: %v", o.ID, err)
 	}
 	// No Cryptographic Algorithm or Length: the container holds several
@@ -65,12 +69,7 @@ func (s *Service) crGetPKCS12(ctx context.Context, req *kmip.Request, o *objects
 // link, or a linked object that is not Secret Data or not Active, is an
 // error; 1.x has no Bad Password and answers Invalid Field.
 func (s *Service) pkcs12Password(ctx context.Context, req *kmip.Request, o *objects.Object) ([]byte, error) {
-	bad := func(format string, args ...any) error {
-		if req.Version.Is2x() {
-			return kmip.Errorf(kmip.ResultReasonBadPassword, format, args...)
-		}
-		return kmip.Errorf(kmip.ResultReasonInvalidField, format, args...)
-	}
+	bad := func(format string, args ...any) error { return badPKCS12Password(req, format, args...) }
 	ids := linkedIDs(o, kmip.LinkTypePKCS12PasswordLink)
 	switch len(ids) {
 	case 0:
@@ -91,6 +90,15 @@ func (s *Service) pkcs12Password(ctx context.Context, req *kmip.Request, o *obje
 		return nil, hsmError("get", err)
 	}
 	return plain, nil
+}
+
+// badPKCS12Password is the error for a PKCS#12 password that is missing
+// or unusable: Bad Password in 2.x (KMIP 2.0 §11); 1.x has none.
+func badPKCS12Password(req *kmip.Request, format string, args ...any) error {
+	if req.Version.Is2x() {
+		return kmip.Errorf(kmip.ResultReasonBadPassword, format, args...)
+	}
+	return kmip.Errorf(kmip.ResultReasonInvalidField, format, args...)
 }
 
 // pkcs12Chain returns the DER certificates of key's chain, leaf first. The

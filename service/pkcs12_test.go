@@ -159,6 +159,16 @@ func TestGetPKCS12Refusals(t *testing.T) {
 				attr(attrLink, attrsLink(kmip.LinkTypePKCS12PasswordLink, f.caID)),
 			}
 		}), kmip.ResultReasonBadPassword},
+		{"password a PKCS#12 file cannot hold", kmip.V2_0, func(t *testing.T, e *creationEnv, ver kmip.ProtocolVersion) (string, []ttlv.Value) {
+			f := registerPKCS12Fixture(t, e, ver)
+			nul := e.register(t, ver, kmip.ObjectTypeSecretData, ttlv.Struct(kmip.TagSecretData,
+				ttlv.Enum(kmip.TagSecretDataType, uint32(kmip.SecretDataTypePassword)),
+				creationKeyBlock(kmip.KeyFormatTypeOpaque, ttlv.Bytes(kmip.TagKeyMaterial, []byte("a\x00b")), 0, 0)),
+				creationDate(attrActivationDate, time.Now().Add(-time.Minute)))
+			g := registerPKCS12Fixture(t, e, ver, attr(attrLink, attrsLink(kmip.LinkTypePKCS12PasswordLink, nul)),
+				attr(attrLink, attrsLink(kmip.LinkTypePKCS12CertificateLink, f.leafID)))
+			return g.keyID, nil
+		}, kmip.ResultReasonBadPassword},
 		{"two leaf certificates", kmip.V2_0, pkcs12KeyWith(func(f *pkcs12Fixture) []kmip.Attribute {
 			return []kmip.Attribute{
 				attr(attrLink, attrsLink(kmip.LinkTypePKCS12PasswordLink, f.passwordID)),
