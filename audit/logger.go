@@ -19,9 +19,10 @@ type Sink interface {
 	Write(ctx context.Context, record []byte) error
 	// Append stores record like Write but may return before it is durable
 	// (it should not block for long: a caller of Logger.Record may be the
-	// one waiting for it). Once it returns, the records must survive a crash of this process (a
-	// file's bytes are in the kernel's page cache), not yet a crash of the
-	// machine. The next Write or Sync makes them durable.
+	// one waiting for it). Once it returns, the records must survive a
+	// crash of this process (a file's bytes are in the kernel's page
+	// cache), not yet a crash of the machine. The next Write or Sync makes
+	// them durable.
 	Append(ctx context.Context, record []byte) error
 	// Sync makes everything written or appended so far durable.
 	Sync() error
