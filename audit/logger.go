@@ -238,11 +238,18 @@ func (l *Logger) Record(ctx context.Context, ev Event, d Durability) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now() // ev is our copy; the caller's is untouched
 	}
-	b, seq, err := l.add(&ev, d)
+	b, seq, next, err := l.add(&ev, d)
 	if err != nil {
 		return err
 	}
-	l.writeOwnBatch(b)
+	switch next {
+	case writeIt:
+		l.writeBatch(b, nil, false)
+		l.releaseWriting()
+	case wakeFlusher:
+		l.wake()
+	case leaveToWriter:
+	}
 	what := "durable"
 	if d == Written {
 		what = "written"
@@ -266,16 +273,31 @@ func (l *Logger) wake() {
 	}
 }
 
+// afterAdd says who writes the batch a record went into (see "Group
+// commit" below).
+type afterAdd int
+
+const (
+	// writeIt: the caller took the batch (writing is set) and appends it.
+	writeIt afterAdd = iota
+	// wakeFlusher: the batch needs an fsync and nobody is writing.
+	wakeFlusher
+	// leaveToWriter: another goroutine is writing; when it is done it
+	// wakes the flusher for this batch.
+	leaveToWriter
+)
+
 // add encodes ev and appends its record to the pending batch, returning the
-// batch and the record's seq. The event is encoded before mu is taken so that
-// concurrent callers encode in parallel; only the chaining is serial.
-func (l *Logger) add(ev *Event, d Durability) (*batch, uint64, error) {
+// batch, the record's seq and who writes the batch. The event is encoded
+// before mu is taken so that concurrent callers encode in parallel; only
+// the chaining is serial.
+func (l *Logger) add(ev *Event, d Durability) (*batch, uint64, afterAdd, error) {
 	ejp := eventBufs.Get().(*[]byte)
 	defer putEventBuf(ejp)
 	l.keyMu.RLock()
 	if l.keys == nil {
 		l.keyMu.RUnlock()
-		return nil, 0, ErrClosed
+		return nil, 0, 0, ErrClosed
 	}
 	ej := appendEvent((*ejp)[:0], ev, l.sensitive, l.keys)
 	l.keyMu.RUnlock()
@@ -285,12 +307,12 @@ func (l *Logger) add(ev *Event, d Durability) (*batch, uint64, error) {
 	defer l.mu.Unlock()
 	switch {
 	case l.closed:
-		return nil, 0, ErrClosed
+		return nil, 0, 0, ErrClosed
 	case l.failed != nil:
-		return nil, 0, fmt.Errorf("%w: %w", ErrFailed, l.failed)
+		return nil, 0, 0, fmt.Errorf("%w: %w", ErrFailed, l.failed)
 	}
 	if n := recordSize(ej, l.lastMAC); n > MaxRecordSize {
-		return nil, 0, fmt.Errorf("%w: %s record would be %d bytes, limit %d", ErrRecordTooLarge, opName(*ev), n, MaxRecordSize)
+		return nil, 0, 0, fmt.Errorf("%w: %s record would be %d bytes, limit %d", ErrRecordTooLarge, opName(*ev), n, MaxRecordSize)
 	}
 	b := l.pending
 	if b == nil {
@@ -310,7 +332,21 @@ func (l *Logger) add(ev *Event, d Durability) (*batch, uint64, error) {
 	l.seq = seq
 	b.lastSeq = seq
 	copy(b.lastMAC[:], mac)
-	return b, seq, nil
+	switch {
+	case l.writing:
+		return b, seq, leaveToWriter, nil
+	case b.sync:
+		// An fsync is left to the flusher so that a caller whose context
+		// ends while the disk is slow can return (see Record).
+		return b, seq, wakeFlusher, nil
+	default:
+		// Appending to a file is a copy into the page cache: the caller
+		// does it, with no hand-off between goroutines. l.failed is nil
+		// (checked above), so writeBatch gets none.
+		l.pending = nil
+		l.writing = true
+		return b, seq, writeIt, nil
+	}
 }
 
 // sinkName names a sink that knows its path, for error messages.
@@ -330,35 +366,13 @@ func opName(ev Event) string {
 
 // Group commit. Records are appended to the pending batch. A caller of
 // Record with a Written record that finds nobody writing takes the batch and
-// appends it itself, so an uncontended record costs no hand-off between
-// goroutines; batches that need an fsync go to the flusher. Records that
+// appends it itself (add decides, under the same lock), so an uncontended
+// record costs no hand-off between goroutines; batches that need an fsync
+// go to the flusher. Records that
 // arrive meanwhile gather in the next batch; when the writer is done it
 // wakes the flusher to write that one, so concurrent callers share a write
 // and an fsync. The flusher also keeps the promise of Written: appended
 // records are synced within syncDelay.
-
-// writeOwnBatch writes b, which holds the caller's record, if no other
-// goroutine is writing, nobody took b yet, and b needs no fsync; otherwise
-// the current writer or the flusher will. An fsync is left to the flusher
-// so that a caller whose context ends while the disk is slow can return
-// (see Record); appending to a file is a copy into the page cache.
-func (l *Logger) writeOwnBatch(b *batch) {
-	l.mu.Lock()
-	if l.writing || l.pending != b || b.sync {
-		toFlusher := l.pending == b && b.sync
-		l.mu.Unlock()
-		if toFlusher {
-			l.wake()
-		}
-		return
-	}
-	l.pending = nil
-	l.writing = true
-	failed := l.failed
-	l.mu.Unlock()
-	l.writeBatch(b, failed, false)
-	l.releaseWriting()
-}
 
 // flusher writes the batches that gathered while a caller was writing, syncs
 // appended records when syncTimer fires, and flushes everything on Close.
