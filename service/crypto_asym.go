@@ -129,14 +129,24 @@ func wipeECDSA(k *ecdsa.PrivateKey) {
 // linkedID returns the Linked Object Identifier of o's first Link of the
 // given type (KMIP 1.4 §3.35).
 func linkedID(o *objects.Object, lt kmip.LinkType) (string, bool) {
+	if ids := linkedIDs(o, lt); len(ids) > 0 {
+		return ids[0], true
+	}
+	return "", false
+}
+
+// linkedIDs returns the Linked Object Identifiers of o's Links of type lt
+// (KMIP 1.4 §3.35), in attribute order.
+func linkedIDs(o *objects.Object, lt kmip.LinkType) []string {
+	var ids []string
 	for _, a := range o.AttrsNamed(attrLink) {
 		t, ok1 := a.Value.Child(kmip.TagLinkType)
 		id, ok2 := a.Value.Child(kmip.TagLinkedObjectIdentifier)
 		if ok1 && ok2 && t.Type == ttlv.TypeEnumeration && kmip.LinkType(t.Enum()) == lt && id.Type == ttlv.TypeTextString {
-			return id.Text(), true
+			ids = append(ids, id.Text())
 		}
 	}
-	return "", false
+	return ids
 }
 
 // oaepOptions resolves RSAES-OAEP parameters (KMIP 1.4 §3.6): Hashing

@@ -137,14 +137,8 @@ func (s *Service) crGetObject(ctx context.Context, req *kmip.Request, o *objects
 		return tplGetObject(req, o, spec != nil || compression != 0 || want != 0)
 	}
 	if o.ObjectType == kmip.ObjectTypeCertificate {
-		// Sensitive and Extractable apply to every object (KMIP 2.0 §4.45,
-		// §4.20). Certificates are only returned as registered, never
-		// wrapped, so a sensitive one cannot be returned at all.
-		if a, ok := o.Attr(attrExtractable); ok && a.Value.Type == ttlv.TypeBoolean && !a.Value.Bool() {
-			return ttlv.Value{}, crRefusal(req, kmip.ResultReasonNotExtractable, "certificate %s is not extractable", o.ID)
-		}
-		if a, ok := o.Attr(attrSensitive); ok && a.Value.Type == ttlv.TypeBoolean && a.Value.Bool() {
-			return ttlv.Value{}, crRefusal(req, kmip.ResultReasonSensitive, "certificate %s is sensitive and certificates are not returned wrapped", o.ID)
+		if err := crCertificateServable(req, o); err != nil {
+			return ttlv.Value{}, err
 		}
 		if spec != nil || compression != 0 || (want != 0 && want != kmip.KeyFormatTypeX509) {
 			return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "certificates are returned as they were registered")
@@ -320,6 +314,21 @@ func crECFormat(f kmip.KeyFormatType) bool {
 	default:
 		return false
 	}
+}
+
+// crCertificateServable refuses a certificate Get may not return.
+// Sensitive and Extractable apply to every object (KMIP 2.0 §4.45, §4.20);
+// certificates are only returned as registered, never wrapped, so a
+// sensitive one cannot be returned at all. PKCS#12 export applies the same
+// rule to the certificates of a chain.
+func crCertificateServable(req *kmip.Request, o *objects.Object) error {
+	if a, ok := o.Attr(attrExtractable); ok && a.Value.Type == ttlv.TypeBoolean && !a.Value.Bool() {
+		return crRefusal(req, kmip.ResultReasonNotExtractable, "certificate %s is not extractable", o.ID)
+	}
+	if a, ok := o.Attr(attrSensitive); ok && a.Value.Type == ttlv.TypeBoolean && a.Value.Bool() {
+		return crRefusal(req, kmip.ResultReasonSensitive, "certificate %s is sensitive and certificates are not returned wrapped", o.ID)
+	}
+	return nil
 }
 
 // crRefusal returns reason for 1.4 and later, which define Sensitive and

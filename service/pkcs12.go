@@ -29,6 +29,12 @@ const maxPKCS12Chain = 16
 // plain is its PKCS#8 encoding (how every private key is stored), shell
 // the stored object structure the key block goes into.
 func (s *Service) crGetPKCS12(ctx context.Context, req *kmip.Request, o *objects.Object, plain []byte, shell ttlv.Value, tag ttlv.Tag) (ttlv.Value, error) {
+	if _, isK1, _ := parseSecp256k1PKCS8(plain); isK1 {
+		// (The parsed scalar aliases plain, which the caller clears.)
+		// pkcs12.Encode checks the key with crypto/x509, which knows no
+		// secp256k1: say so rather than fail with a Cryptographic Failure.
+		return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "a secp256k1 private key cannot be returned as PKCS#12")
+	}
 	password, err := s.pkcs12Password(ctx, req, o)
 	if err != nil {
 		return ttlv.Value{}, err
@@ -128,7 +134,7 @@ func (s *Service) pkcs12Chain(ctx context.Context, req *kmip.Request, key *objec
 		if err != nil {
 			return nil, err
 		}
-		if err := pkcs12Certificate(cert); err != nil {
+		if err := pkcs12Certificate(req, cert); err != nil {
 			return nil, err
 		}
 		chain = append(chain, cert.Public)
@@ -158,17 +164,11 @@ func (s *Service) pkcs12Leaf(ctx context.Context, req *kmip.Request, key *object
 
 // pkcs12Certificate refuses an object the container cannot hold: not a
 // certificate, destroyed, or one Get itself would not return.
-func pkcs12Certificate(cert *objects.Object) error {
+func pkcs12Certificate(req *kmip.Request, cert *objects.Object) error {
 	if cert.ObjectType != kmip.ObjectTypeCertificate || len(cert.Public) == 0 {
 		return kmip.Errorf(kmip.ResultReasonInvalidField, "object %s in the PKCS#12 certificate chain is not a certificate with a value", cert.ID)
 	}
-	if a, ok := cert.Attr(attrExtractable); ok && a.Value.Type == ttlv.TypeBoolean && !a.Value.Bool() {
-		return kmip.Errorf(kmip.ResultReasonNotExtractable, "certificate %s is not extractable", cert.ID)
-	}
-	if a, ok := cert.Attr(attrSensitive); ok && a.Value.Type == ttlv.TypeBoolean && a.Value.Bool() {
-		return kmip.Errorf(kmip.ResultReasonSensitive, "certificate %s is sensitive", cert.ID)
-	}
-	return nil
+	return crCertificateServable(req, cert)
 }
 
 // oneIssuerLink returns the identifier of cert's issuer certificate.
@@ -193,18 +193,4 @@ func oneLink(o *objects.Object, lt kmip.LinkType) (string, error) {
 	default:
 		return "", kmip.Errorf(kmip.ResultReasonInvalidField, "object %s has %d links of type %v: more than one certificate chain", o.ID, len(ids), lt)
 	}
-}
-
-// linkedIDs returns the Linked Object Identifiers of o's Links of type lt
-// (KMIP 1.4 §3.35), in attribute order.
-func linkedIDs(o *objects.Object, lt kmip.LinkType) []string {
-	var ids []string
-	for _, a := range o.AttrsNamed(attrLink) {
-		t, ok1 := a.Value.Child(kmip.TagLinkType)
-		id, ok2 := a.Value.Child(kmip.TagLinkedObjectIdentifier)
-		if ok1 && ok2 && t.Type == ttlv.TypeEnumeration && kmip.LinkType(t.Enum()) == lt && id.Type == ttlv.TypeTextString {
-			ids = append(ids, id.Text())
-		}
-	}
-	return ids
 }

@@ -169,6 +169,19 @@ func TestGetPKCS12Refusals(t *testing.T) {
 				attr(attrLink, attrsLink(kmip.LinkTypePKCS12CertificateLink, f.leafID)))
 			return g.keyID, nil
 		}, kmip.ResultReasonBadPassword},
+		{"sensitive certificate in the chain, 2.0", kmip.V2_0, pkcs12SensitiveLeaf, kmip.ResultReasonSensitive},
+		// Before 1.4 there is no Sensitive reason (KMIP 1.4 §11.12), as for
+		// a plain Get of the certificate.
+		{"sensitive certificate in the chain, 1.3", kmip.V1_3, pkcs12SensitiveLeaf, kmip.ResultReasonPermissionDenied},
+		{"secp256k1 key, which crypto/x509 cannot read", kmip.V2_0, func(t *testing.T, e *creationEnv, ver kmip.ProtocolVersion) (string, []ttlv.Value) {
+			p := e.must(t, ver, kmip.OperationCreateKeyPair,
+				creationAttrs(ver, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes,
+					creationAlg(kmip.CryptographicAlgorithmEC), secp256k1Active(),
+					creationA(attrCryptoDomainParams, ttlv.Struct(0, ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveSECP256K1))))),
+				creationAttrs(ver, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes, creationMask(kmip.CryptographicUsageMaskSign)),
+				creationAttrs(ver, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes, creationMask(kmip.CryptographicUsageMaskVerify)))
+			return p.Children()[0].Text(), nil
+		}, kmip.ResultReasonKeyFormatTypeNotSupported},
 		{"two leaf certificates", kmip.V2_0, pkcs12KeyWith(func(f *pkcs12Fixture) []kmip.Attribute {
 			return []kmip.Attribute{
 				attr(attrLink, attrsLink(kmip.LinkTypePKCS12PasswordLink, f.passwordID)),
@@ -205,6 +218,22 @@ func TestGetPKCS12Refusals(t *testing.T) {
 			creationReason(t, err, tt.reason)
 		})
 	}
+}
+
+// pkcs12SensitiveLeaf registers a key whose PKCS#12 Certificate Link names
+// a certificate registered as Sensitive. It registers over KMIP 1.4, which
+// has the attribute, whatever version the Get then speaks.
+func pkcs12SensitiveLeaf(t *testing.T, e *creationEnv, _ kmip.ProtocolVersion) (string, []ttlv.Value) {
+	ver := kmip.V1_4
+	f := registerPKCS12Fixture(t, e, ver)
+	leaf := e.register(t, ver, kmip.ObjectTypeCertificate, ttlv.Struct(kmip.TagCertificate,
+		ttlv.Enum(kmip.TagCertificateType, uint32(kmip.CertificateTypeX509)),
+		ttlv.Bytes(kmip.TagCertificateValue, f.leafDER)),
+		creationBool(attrSensitive, true))
+	g := registerPKCS12Fixture(t, e, ver,
+		attr(attrLink, attrsLink(kmip.LinkTypePKCS12PasswordLink, f.passwordID)),
+		attr(attrLink, attrsLink(kmip.LinkTypePKCS12CertificateLink, leaf)))
+	return g.keyID, nil
 }
 
 // pkcs12KeyWith registers the fixture's password and chain, then a second
