@@ -37,8 +37,6 @@ var KnownFailures = map[string]string{
 	"kmip-2.0/testcases/TC-PKCS12-2-20": "Register of a PKCS#12 object answers Key Format Type Not Supported where the vector expects Wrong Key Lifecycle State",
 
 	// kmip-1.3/testcases
-	"kmip-1.3/testcases/TC-OFFSET-1-13": "Locate with Maximum Items among objects that all match: the vector expects the oldest first; KMIP 1.4 §4.9 leaves the order to the server (kmipd could return creation order)",
-	"kmip-1.3/testcases/TC-OFFSET-2-13": "Locate with Maximum Items among objects that all match: the vector expects the oldest first; KMIP 1.4 §4.9 leaves the order to the server (kmipd could return creation order)",
 	"kmip-1.3/testcases/TC-OTP-1-13":    "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
 	"kmip-1.3/testcases/TC-OTP-2-13":    "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
 	"kmip-1.3/testcases/TC-OTP-3-13":    "Get of the one-time pad returns a Key Value where the vector expects a Key Block without one",

@@ -184,8 +184,9 @@ func (src *source) count(tx *bolt.Tx, limit int) int {
 	return n
 }
 
-// candidates returns src's objects, newest first, each once.
-func (src *source) candidates(tx *bolt.Tx) []candidate {
+// candidates returns src's objects, newest first (oldest first if
+// oldestFirst), each once.
+func (src *source) candidates(tx *bolt.Tx, oldestFirst bool) []candidate {
 	var out []candidate
 	src.scan(tx, func(k, v []byte) bool {
 		var seq uint64
@@ -195,12 +196,16 @@ func (src *source) candidates(tx *bolt.Tx) []candidate {
 		out = append(out, candidate{seq: seq, id: v})
 		return true
 	})
+	newer := -1 // how a newer candidate compares: first unless oldestFirst
+	if oldestFirst {
+		newer = 1
+	}
 	slices.SortFunc(out, func(a, b candidate) int {
 		switch {
 		case a.seq > b.seq:
-			return -1
+			return newer
 		case a.seq < b.seq:
-			return 1
+			return -newer
 		}
 		return bytes.Compare(a.id, b.id)
 	})
@@ -269,9 +274,14 @@ func locate(ctx context.Context, tx *bolt.Tx, q *Query) ([]string, error) {
 
 	srcs := sources(q)
 	if len(srcs) == 0 {
-		// No index applies: every record, newest first.
+		// No index applies: every record in creation order, newest first
+		// unless the query asks for the oldest.
 		c := tx.Bucket(bucketSeq).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		first, next := c.Last, c.Prev
+		if q.OldestFirst {
+			first, next = c.First, c.Next
+		}
+		for k, v := first(); k != nil; k, v = next() {
 			if !visit(v) {
 				break
 			}
@@ -282,7 +292,7 @@ func locate(ctx context.Context, tx *bolt.Tx, q *Query) ([]string, error) {
 	if empty {
 		return nil, nil
 	}
-	for _, c := range best.candidates(tx) {
+	for _, c := range best.candidates(tx, q.OldestFirst) {
 		if !visit(c.id) {
 			break
 		}

@@ -3,6 +3,7 @@ package objects
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,25 +184,32 @@ func TestLocatePaging(t *testing.T) {
 		}
 	}
 	bulkCreate(t, s, objs...)
+	oldest := slices.Clone(all)
+	slices.Reverse(oldest)
 	group := Equals(attrObjectGroup, ttlv.Text(kmip.TagObjectGroup, "paged"))
 	tests := []struct {
 		name          string
+		oldestFirst   bool
 		offset, limit int
 		want          []string
 	}{
-		{"all", 0, 0, all},
-		{"first page", 0, 7, all[:7]},
-		{"second page", 7, 7, all[7:14]},
-		{"last partial page", 14, 7, all[14:]},
-		{"past the end", 40, 7, nil},
-		{"negative offset is zero", -3, 2, all[:2]},
-		{"negative limit is none", 18, -1, all[18:]},
-		{"limit larger than result", 0, 1000, all},
+		{"all", false, 0, 0, all},
+		{"first page", false, 0, 7, all[:7]},
+		{"second page", false, 7, 7, all[7:14]},
+		{"last partial page", false, 14, 7, all[14:]},
+		{"past the end", false, 40, 7, nil},
+		{"negative offset is zero", false, -3, 2, all[:2]},
+		{"negative limit is none", false, 18, -1, all[18:]},
+		{"limit larger than result", false, 0, 1000, all},
+		{"oldest first, all", true, 0, 0, oldest},
+		{"oldest first, first item", true, 0, 1, oldest[:1]},
+		{"oldest first, second page", true, 7, 7, oldest[7:14]},
+		{"oldest first, last partial page", true, 14, 7, oldest[14:]},
 	}
 	for _, tt := range tests {
 		for _, q := range []Query{
-			{Offset: tt.offset, MaxItems: tt.limit, Filters: []Filter{group}}, // index path
-			{Offset: tt.offset, MaxItems: tt.limit},                           // full scan path
+			{Offset: tt.offset, MaxItems: tt.limit, OldestFirst: tt.oldestFirst, Filters: []Filter{group}}, // index path
+			{Offset: tt.offset, MaxItems: tt.limit, OldestFirst: tt.oldestFirst},                           // full scan path
 		} {
 			got, err := s.Locate(ctx, q)
 			if err != nil {

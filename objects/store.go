@@ -120,6 +120,12 @@ type Query struct {
 	// Offset matching objects are skipped, then at most MaxItems are
 	// returned (zero: no limit). KMIP 1.4 §4.9 Offset Items, Maximum Items.
 	Offset, MaxItems int
+
+	// OldestFirst returns matches in creation order; by default the newest
+	// come first. KMIP leaves the order to the server (1.4 §4.9); the
+	// OASIS test cases of KMIP 1.3 expect the oldest first, those of 1.4
+	// and 2.0 the newest (TC-OFFSET-1-13 against TC-OFFSET-1-14).
+	OldestFirst bool
 }
 
 // Filter is one attribute condition of a Query, on the attribute called

@@ -34,15 +34,22 @@ type locateRequest struct {
 }
 
 // locate answers Locate (KMIP 1.4 §4.9, 2.0 §6.1.27): the identifiers of
-// the subject's tenant's objects matching every attribute given, newest
-// first, after Offset Items and up to Maximum Items. With Offset Items the
-// response carries Located Items, the count of all matches, as in the
-// OASIS TC-OFFSET vectors.
+// the subject's tenant's objects matching every attribute given, after
+// Offset Items and up to Maximum Items. With Offset Items the response
+// carries Located Items, the count of all matches, as in the OASIS
+// TC-OFFSET vectors.
+//
+// The spec leaves the order to the server. kmipd answers KMIP 1.4 and
+// later newest first, and 1.0 to 1.3 oldest first, as the OASIS test
+// cases of each version expect (TC-OFFSET-1-14 and -20 against
+// TC-OFFSET-1-13): a 1.x client paging with Offset Items sees the order
+// the reference server of its version gave.
 func (s *Service) locate(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
 	lr, err := parseLocate(req)
 	if err != nil {
 		return ttlv.Value{}, err
 	}
+	lr.query.OldestFirst = !req.Version.AtLeast(kmip.V1_4)
 	tenant := SubjectFrom(ctx).Tenant
 	if lr.byState {
 		if err := s.applyDueDates(ctx, tenant); err != nil {

@@ -188,6 +188,8 @@ func TestLocateDateDrivenState(t *testing.T) {
 
 // TestLocatePaging pages through an object group the way MySQL's
 // keyring_kmip lists its keys: Object Group, Maximum Items, Offset Items.
+// KMIP 1.4 and 2.0 pages come newest first, 1.3 pages oldest first (see
+// Service.locate).
 func TestLocatePaging(t *testing.T) {
 	e := attrsNewEnv(t)
 	const n, page = 23, 5
@@ -199,8 +201,13 @@ func TestLocatePaging(t *testing.T) {
 		}}))
 	}
 	e.attrsPut(t, attrsObj{attrs: []kmip.Attribute{attrsA(attrObjectGroup, ttlv.Text(0, "other"))}})
+	oldest := slices.Clone(all)
 	slices.Reverse(all) // newest first
-	for _, ver := range attrsVersions {
+	for _, ver := range append([]kmip.ProtocolVersion{kmip.V1_3}, attrsVersions...) {
+		want := all
+		if !ver.AtLeast(kmip.V1_4) {
+			want = oldest
+		}
 		var got []string
 		for off := 0; ; off += page {
 			fields := append([]ttlv.Value{ttlv.Int(kmip.TagMaximumItems, page), ttlv.Int(kmip.TagOffsetItems, int32(off))},
@@ -218,8 +225,8 @@ func TestLocatePaging(t *testing.T) {
 			}
 			got = append(got, ids...)
 		}
-		if !slices.Equal(got, all) {
-			t.Fatalf("%s: pages gave %q\nwant %q", ver, got, all)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: pages gave %q\nwant %q", ver, got, want)
 		}
 	}
 }
