@@ -37,10 +37,10 @@ var KnownFailures = map[string]string{
 	"kmip-2.0/testcases/TC-PKCS12-2-20": "Register of a PKCS#12 object answers Key Format Type Not Supported where the vector expects Wrong Key Lifecycle State",
 
 	// kmip-1.3/testcases
-	"kmip-1.3/testcases/TC-OTP-1-13":    "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
-	"kmip-1.3/testcases/TC-OTP-2-13":    "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
-	"kmip-1.3/testcases/TC-OTP-3-13":    "Get of the one-time pad returns a Key Value where the vector expects a Key Block without one",
-	"kmip-1.3/testcases/TC-OTP-4-13":    "Get of a one-time pad succeeds where the vector expects Permission Denied",
-	"kmip-1.3/testcases/TC-OTP-5-13":    "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
-	"kmip-1.3/testcases/TC-Q-VAL-1-13":  "the vector wants the reference server's FIPS 140-2 validation (NIST CMVP certificate 1747, KMIP 1.4 §2.1.20); kmipd holds no validation and answers Query Validations with none, as TC-Q-VAL-2 expects",
+	"kmip-1.3/testcases/TC-OTP-1-13":   "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
+	"kmip-1.3/testcases/TC-OTP-2-13":   "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
+	"kmip-1.3/testcases/TC-OTP-3-13":   "Get of the one-time pad returns a Key Value where the vector expects a Key Block without one",
+	"kmip-1.3/testcases/TC-OTP-4-13":   "Get of a one-time pad succeeds where the vector expects Permission Denied",
+	"kmip-1.3/testcases/TC-OTP-5-13":   "Encrypt/Decrypt with a One Time Pad Secret Data is refused (Permission Denied): One Time Pad is not implemented",
+	"kmip-1.3/testcases/TC-Q-VAL-1-13": "the vector wants the reference server's FIPS 140-2 validation (NIST CMVP certificate 1747, KMIP 1.4 §2.1.20); kmipd holds no validation and answers Query Validations with none, as TC-Q-VAL-2 expects",
 }

@@ -54,14 +54,17 @@ type Config struct {
 // Backend is an open, logged-in token with its session pool and master
 // key. Its methods are safe for concurrent use.
 type Backend struct {
-	mod    *module
-	p      *pkcs11.Ctx
-	slot   uint
-	label  string // token label, for messages
-	pin    Secret // private copy, wiped on Close
-	master string // configured master key label
-	log    hclog.Logger
-	wait   time.Duration
+	mod *module
+	// viaMiekgOnly makes every call go through miekg/pkcs11, also where
+	// the module's direct entry points exist (direct.go); for tests.
+	viaMiekgOnly bool
+	p            *pkcs11.Ctx
+	slot         uint
+	label        string // token label, for messages
+	pin          Secret // private copy, wiped on Close
+	master       string // configured master key label
+	log          hclog.Logger
+	wait         time.Duration
 
 	// slots holds one token per session that is borrowed; its capacity is
 	// MaxSessions. A session exists only while borrowed or idle, and one is

@@ -2,6 +2,8 @@ package hsmbackend_test
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/kmipd/kmipd/hsmbackend"
@@ -71,6 +73,40 @@ func BenchmarkUnwrapKeyAES256(b *testing.B) {
 		}
 		if err := be.DestroyHandle(ctx, h); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncryptAESGCM is KMIP Encrypt with AES-GCM on a cached key
+// (service/crypto_block.go), through the module's own entry points
+// (direct.go) and through miekg/pkcs11.
+func BenchmarkEncryptAESGCM(b *testing.B) {
+	be := hsmtest.New(b)
+	ctx := context.Background()
+	w, err := be.GenerateSecret(ctx, hsmbackend.SecretSpec{Kind: hsmbackend.AES, Bits: 256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := be.UnwrapKey(ctx, w, hsmbackend.KeyUse{Kind: hsmbackend.AES, Encrypt: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	iv := make([]byte, 12)
+	for _, path := range []string{"direct", "miekg"} {
+		for _, size := range []int{64, 4096} {
+			b.Run(fmt.Sprintf("%s/%d", path, size), func(b *testing.B) {
+				be.UseMiekgOnly(path == "miekg")
+				defer be.UseMiekgOnly(false)
+				data := make([]byte, size)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					binary.BigEndian.PutUint64(iv[4:], uint64(i))
+					if _, err := be.EncryptAESGCM(ctx, h, iv, nil, data, 128); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

@@ -203,22 +203,49 @@ func decryptOverride(rv pkcs11.Error) error {
 	return nil
 }
 
-// gcmMechanism checks the AES-GCM parameters (NIST SP 800-38D §5.2.1).
-func gcmMechanism(h Handle, iv, aad []byte, tagBits int) (*pkcs11.Mechanism, *pkcs11.GCMParams, error) {
+// checkGCM checks the AES-GCM parameters (NIST SP 800-38D §5.2.1).
+func checkGCM(h Handle, iv, aad []byte, tagBits int) error {
 	if h.kind != AES {
-		return nil, nil, fmt.Errorf("%w: GCM needs an AES key, not %v", ErrInvalidSpec, h.kind)
+		return fmt.Errorf("%w: GCM needs an AES key, not %v", ErrInvalidSpec, h.kind)
 	}
 	if len(iv) < 1 || len(iv) > 128 {
-		return nil, nil, fmt.Errorf("%w: GCM IV of %d bytes (want 1 to 128; 12 is usual)", ErrInvalidSpec, len(iv))
+		return fmt.Errorf("%w: GCM IV of %d bytes (want 1 to 128; 12 is usual)", ErrInvalidSpec, len(iv))
 	}
 	if tagBits < 32 || tagBits > 128 || tagBits%8 != 0 {
-		return nil, nil, fmt.Errorf("%w: GCM tag of %d bits (want a multiple of 8 from 32 to 128)", ErrInvalidSpec, tagBits)
+		return fmt.Errorf("%w: GCM tag of %d bits (want a multiple of 8 from 32 to 128)", ErrInvalidSpec, tagBits)
 	}
 	if len(aad) > MaxDataLen {
-		return nil, nil, fmt.Errorf("%w: %d bytes of additional data (max %d)", ErrInvalidData, len(aad), MaxDataLen)
+		return fmt.Errorf("%w: %d bytes of additional data (max %d)", ErrInvalidData, len(aad), MaxDataLen)
 	}
-	gp := pkcs11.NewGCMParams(iv, aad, tagBits)
-	return pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, gp), gp, nil
+	return nil
+}
+
+// gcm runs one AES-GCM encryption or decryption of data with the key h,
+// through the module's own entry points when it exports them (direct.go),
+// else through miekg/pkcs11. A failed tag check is ErrInvalidData.
+func (b *Backend) gcm(ctx context.Context, op string, h Handle, iv, aad []byte, tagBits int, data []byte, encrypt bool) ([]byte, error) {
+	if err := checkGCM(h, iv, aad, tagBits); err != nil {
+		return nil, fmt.Errorf("hsm: %s: %w", op, err)
+	}
+	g := b.direct()
+	if g == nil {
+		gp := pkcs11.NewGCMParams(iv, aad, tagBits)
+		defer gp.Free()
+		return b.cipher(ctx, op, h, pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, gp), data, encrypt)
+	}
+	var out []byte
+	err := b.withSession(ctx, op, func(s pkcs11.SessionHandle) error {
+		var err error
+		out, err = g.gcm(encrypt, s, h.obj, iv, aad, tagBits, data)
+		if encrypt {
+			return opError(op, err)
+		}
+		return opErrorAs(op, err, decryptOverride)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // EncryptAESGCM encrypts plaintext with the AES key h in GCM mode and
@@ -232,12 +259,7 @@ func (b *Backend) EncryptAESGCM(ctx context.Context, h Handle, iv, aad, plaintex
 	if err := checkData(op, plaintext, true); err != nil {
 		return nil, err
 	}
-	m, gp, err := gcmMechanism(h, iv, aad, tagBits)
-	if err != nil {
-		return nil, fmt.Errorf("hsm: %s: %w", op, err)
-	}
-	defer gp.Free()
-	return b.cipher(ctx, op, h, m, plaintext, true)
+	return b.gcm(ctx, op, h, iv, aad, tagBits, plaintext, true)
 }
 
 // DecryptAESGCM decrypts ciphertext (followed by its tag of tagBits bits)
@@ -250,15 +272,13 @@ func (b *Backend) DecryptAESGCM(ctx context.Context, h Handle, iv, aad, cipherte
 	if err := checkData(op, ciphertext, false); err != nil {
 		return nil, err
 	}
-	m, gp, err := gcmMechanism(h, iv, aad, tagBits)
-	if err != nil {
+	if err := checkGCM(h, iv, aad, tagBits); err != nil {
 		return nil, fmt.Errorf("hsm: %s: %w", op, err)
 	}
-	defer gp.Free()
 	if len(ciphertext) < tagBits/8 {
 		return nil, fmt.Errorf("hsm: %s: %w: shorter than the tag", op, ErrInvalidData)
 	}
-	return b.cipher(ctx, op, h, m, ciphertext, false)
+	return b.gcm(ctx, op, h, iv, aad, tagBits, ciphertext, false)
 }
 
 // SignScheme is a signature scheme for Sign.

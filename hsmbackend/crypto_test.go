@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/kmipd/kmipd/hsmbackend"
@@ -143,9 +144,25 @@ func TestBlockModes(t *testing.T) {
 	}
 }
 
+// TestAESGCM checks AES-GCM against crypto/cipher, through the module's
+// own entry points (direct.go), which SoftHSM exports, and through
+// miekg/pkcs11.
 func TestAESGCM(t *testing.T) {
-	ctx := context.Background()
 	b := hsmtest.New(t)
+	if !b.HasDirectGCM() {
+		t.Fatal("SoftHSM exports C_EncryptInit and the others, yet the direct GCM calls are not in use")
+	}
+	for _, viaMiekg := range []bool{false, true} {
+		t.Run(fmt.Sprintf("via-miekg=%v", viaMiekg), func(t *testing.T) {
+			b.UseMiekgOnly(viaMiekg)
+			defer b.UseMiekgOnly(false)
+			testAESGCM(t, b)
+		})
+	}
+}
+
+func testAESGCM(t *testing.T, b *hsmbackend.Backend) {
+	ctx := context.Background()
 	h, key := secretKey(t, b, hsmbackend.SecretSpec{Kind: hsmbackend.AES, Bits: 128}, hsmbackend.KeyUse{Encrypt: true, Decrypt: true})
 	blk, _ := aes.NewCipher(key)
 	iv := []byte("twelve bytes")
@@ -161,6 +178,8 @@ func TestAESGCM(t *testing.T) {
 		{name: "empty plaintext", iv: iv, aad: []byte("only aad"), pt: nil, tagBits: 128},
 		{name: "96-bit tag", iv: iv, pt: []byte("x"), tagBits: 96},
 		{name: "16-byte IV", iv: bytes.Repeat([]byte{1}, 16), pt: []byte("long iv"), tagBits: 128},
+		{name: "4 KiB, 120-bit tag", iv: iv, aad: []byte("a"), pt: bytes.Repeat([]byte{0xa5}, 4096), tagBits: 120},
+		{name: "largest input", iv: iv, pt: make([]byte, hsmbackend.MaxDataLen-16), tagBits: 128},
 		{name: "bad tag size", iv: iv, pt: []byte("x"), tagBits: 100, wantErr: hsmbackend.ErrInvalidSpec},
 		{name: "no IV", iv: nil, pt: []byte("x"), tagBits: 128, wantErr: hsmbackend.ErrInvalidSpec},
 	}
@@ -197,6 +216,14 @@ func TestAESGCM(t *testing.T) {
 			bad[len(bad)-1] ^= 1
 			if _, err := b.DecryptAESGCM(ctx, h, tt.iv, tt.aad, bad, tt.tagBits); !errors.Is(err, hsmbackend.ErrInvalidData) {
 				t.Fatalf("DecryptAESGCM with bad tag: %v", err)
+			}
+			if _, err := b.DecryptAESGCM(ctx, h, tt.iv, append(bytes.Clone(tt.aad), 'x'), ct, tt.tagBits); !errors.Is(err, hsmbackend.ErrInvalidData) {
+				t.Fatalf("DecryptAESGCM with other additional data: %v", err)
+			}
+			// The session is usable after each failure: no operation was
+			// left active in it.
+			if _, err := b.EncryptAESGCM(ctx, h, tt.iv, nil, []byte("after"), 128); err != nil {
+				t.Fatalf("EncryptAESGCM after a failed decryption: %v", err)
 			}
 		})
 	}

@@ -177,3 +177,11 @@ func (b *Backend) readBools(ctx context.Context, h pkcs11.ObjectHandle, types []
 	})
 	return out, err
 }
+
+// UseMiekgOnly makes b call the module only through miekg/pkcs11, also
+// where direct.go would call it itself, so tests can compare the paths.
+func (b *Backend) UseMiekgOnly(v bool) { b.viaMiekgOnly = v }
+
+// HasDirectGCM reports whether b's module exports the entry points
+// direct.go calls.
+func (b *Backend) HasDirectGCM() bool { return b.mod.direct != nil }

@@ -43,6 +43,10 @@ type module struct {
 	// logins counts the Backends per slot and the MAC of the PIN they use;
 	// guarded by registry.mu.
 	logins map[uint]*login
+	// direct is the module's AES-GCM entry points called without
+	// miekg/pkcs11 (direct.go), nil when the module does not export them.
+	// Set before the module is shared, read-only after.
+	direct *directGCM
 }
 
 type login struct {
@@ -94,7 +98,7 @@ func acquireModule(path string) (*module, error) {
 			return nil, fmt.Errorf("%w: %s: C_Initialize: %w", ErrModuleLoad, canon, err)
 		}
 	}
-	m := &module{path: canon, ctx: ctx, refs: 1, finalize: finalize, logins: map[uint]*login{}}
+	m := &module{path: canon, ctx: ctx, refs: 1, finalize: finalize, logins: map[uint]*login{}, direct: openDirectGCM(canon)}
 	registry.modules[canon] = m
 	return m, nil
 }
@@ -109,6 +113,9 @@ func (m *module) release() {
 		return
 	}
 	delete(registry.modules, m.path)
+	if m.direct != nil {
+		m.direct.close()
+	}
 	if m.finalize {
 		_ = m.ctx.Finalize()
 	}
