@@ -10,7 +10,8 @@ import (
 // Diversifier IDs of the PKCS#12 KDF (RFC 7292 Appendix B.3): the same
 // password and salt give independent keys for different purposes.
 const (
-	kdfIDEncryptionKey byte = 1 // only used by the known-answer tests
+	kdfIDEncryptionKey byte = 1 // Decode's RFC 7292 Appendix C PBEs (Encode uses PBES2)
+	kdfIDIV            byte = 2
 	kdfIDMACKey        byte = 3
 )
 

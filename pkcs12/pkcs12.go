@@ -17,7 +17,8 @@ import (
 )
 
 // ErrPassword is returned, wrapped, for a password a PKCS#12 file cannot
-// hold (see Encode); the message never quotes the password.
+// hold (see Encode), and by Decode for a wrong password; the message never
+// quotes the password.
 var ErrPassword = errors.New("pkcs12: the password cannot be used")
 
 // defaultFriendlyName is the friendlyName Encode writes when
