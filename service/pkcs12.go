@@ -75,6 +75,16 @@ func (s *Service) crGetPKCS12(ctx context.Context, req *kmip.Request, o *objects
 // link, or a linked object that is not Secret Data or not Active, is an
 // error; 1.x has no Bad Password and answers Invalid Field.
 func (s *Service) pkcs12Password(ctx context.Context, req *kmip.Request, o *objects.Object) ([]byte, error) {
+	return s.linkedPKCS12Password(ctx, req, o, func(pw *objects.Object) error {
+		return badPKCS12Password(req, "the PKCS#12 password of %s, object %s, is in state %v, not Active", o.ID, pw.ID, pw.State)
+	})
+}
+
+// linkedPKCS12Password is pkcs12Password with the answer to a password
+// object that is a Secret Data but not Active left to notActive: Register
+// answers it otherwise than Get (see openPKCS12). The caller clears the
+// result.
+func (s *Service) linkedPKCS12Password(ctx context.Context, req *kmip.Request, o *objects.Object, notActive func(pw *objects.Object) error) ([]byte, error) {
 	bad := func(format string, args ...any) error { return badPKCS12Password(req, format, args...) }
 	ids := linkedIDs(o, kmip.LinkTypePKCS12PasswordLink)
 	switch len(ids) {
@@ -88,8 +98,11 @@ func (s *Service) pkcs12Password(ctx context.Context, req *kmip.Request, o *obje
 	if err != nil {
 		return nil, err
 	}
-	if pw.ObjectType != kmip.ObjectTypeSecretData || pw.State != kmip.StateActive {
-		return nil, bad("the PKCS#12 password of %s, object %s, is a %v in state %v, not an Active Secret Data", o.ID, pw.ID, pw.ObjectType, pw.State)
+	switch {
+	case pw.ObjectType != kmip.ObjectTypeSecretData:
+		return nil, bad("the PKCS#12 password of %s, object %s, is a %v, not a Secret Data", o.ID, pw.ID, pw.ObjectType)
+	case pw.State != kmip.StateActive:
+		return nil, notActive(pw)
 	}
 	plain, err := s.readSecret(ctx, pw)
 	if err != nil {

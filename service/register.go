@@ -95,6 +95,9 @@ func (s *Service) registerOp(ctx context.Context, req *kmip.Request) (ttlv.Value
 	if err := s.crCheckNamesFree(ctx, req, attrs); err != nil {
 		return ttlv.Value{}, err
 	}
+	if ot == kmip.ObjectTypePrivateKey && isPKCS12KeyBlock(obj) {
+		return s.registerPKCS12(ctx, req, attrs, obj)
+	}
 	now := s.now().UTC().Truncate(time.Second)
 	o, err := s.crNewObject(ctx, ot, attrs, now)
 	if err != nil {
