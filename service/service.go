@@ -42,6 +42,7 @@ type Service struct {
 	crypto         *cryptoOps
 	storageMask    kmip.ProtectionStorageMask
 	interop        bool // the Interop test-control operation is registered (interop.go)
+	tickets        *ticketStore
 }
 
 var _ kmip.Handler = (*Service)(nil)
@@ -122,6 +123,8 @@ func New(opts ...Option) *Service {
 	}
 	s.mux.HandleFunc(kmip.OperationDiscoverVersions, kmip.DiscoverVersions)
 	s.mux.Handle(kmip.OperationQuery, kmip.QueryHandler(&s.info))
+	s.tickets = newTicketStore()
+	s.registerTicketOperations()
 	if s.interop {
 		s.mux.HandleFunc(kmip.OperationInterop, s.interopOp)
 	}
@@ -161,8 +164,17 @@ func subjectOf(ctx context.Context) acl.Subject {
 }
 
 // ServeKMIP is the choke point: authorise, dispatch, audit.
+//
+// A request that presents a ticket (tickets.go) runs as the client the
+// ticket stands for, within the ticket's Rights; the access policy is
+// applied to that client all the same.
 func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value, error) {
-	sub := subjectOf(ctx)
+	presenter := subjectOf(ctx)
+	sub := presenter
+	tk, tid, terr := s.ticketOf(req, presenter)
+	if tk != nil {
+		sub = tk.subject
+	}
 	ctx = context.WithValue(ctx, subjectKey{}, sub)
 	ctx, writes := trackStoreWrites(ctx)
 	dec := s.policy.Decide(sub, req.Operation, nil)
@@ -170,14 +182,20 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 		payload ttlv.Value
 		err     error
 	)
-	if dec.Allowed {
+	switch {
+	case terr != nil:
+		err = terr
+	case !dec.Allowed:
+		err = kmip.Errorf(kmip.ResultReasonPermissionDenied, "%s", dec.Reason)
+	case tk != nil && !tk.permits(req.Operation, uniqueIdentifierOf(req)):
+		// "DENIED", as TC-DLOGIN-2-20 words it.
+		err = kmip.Errorf(kmip.ResultReasonNotAuthorised, "DENIED: the ticket's Rights do not allow %v on this object", req.Operation)
+	default:
 		restore := s.prepareUndo(ctx, req)
 		payload, err = s.mux.ServeKMIP(ctx, req)
 		if err == nil && restore != nil {
 			req.OnUndo(restore(payload))
 		}
-	} else {
-		err = kmip.Errorf(kmip.ResultReasonPermissionDenied, "%s", dec.Reason)
 	}
 	if s.audit != nil {
 		ev := audit.Event{
@@ -189,6 +207,14 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 			ObjectID:  objectIDOf(req, payload),
 			Result:    "Success",
 			Rule:      dec.Rule,
+		}
+		if terr != nil || tk != nil {
+			// The ticket's digest, never its value; and who presented a
+			// delegated ticket, when that is not whom it stands for.
+			ev.Fields = map[string]string{"ticket": tid.String()}
+			if !sameClient(presenter, sub) {
+				ev.Fields["presenter"] = presenter.String()
+			}
 		}
 		if info := kmip.ConnInfoFrom(ctx); info != nil && info.RemoteAddr != nil {
 			ev.Remote = info.RemoteAddr.String()
