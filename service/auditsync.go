@@ -3,9 +3,13 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/kmipd/kmipd/audit"
+	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/objects"
 )
 
@@ -53,8 +57,83 @@ func ParseAuditSync(s string) (AuditSync, error) {
 func WithAuditSync(a AuditSync) Option { return func(s *Service) { s.auditSync = a } }
 
 // storeWrites is set, through the request's context, by every write the
-// request makes to the store.
-type storeWrites struct{ wrote atomic.Bool }
+// request makes to the store, and collects the objects other than the one
+// the request names that it read or created, so that its audit record
+// names them too: the Secret Data whose password a PKCS#12 Get used, the
+// key that wrapped a Get's answer, the certificates a PKCS#12 Register
+// created, the public key of a Create Key Pair.
+type storeWrites struct {
+	wrote atomic.Bool
+
+	mu      sync.Mutex
+	read    []string // ids read besides the request's own, in order, each once
+	created []string // ids created besides the one the response names first
+}
+
+// maxAuditedIDs bounds the ids a record lists per kind; "+N" says how many
+// more there were.
+const maxAuditedIDs = 16
+
+// noteRead records that the request read object id, unless it is the one
+// the request names (already the record's object_id).
+func noteRead(ctx context.Context, req *kmip.Request, id string) {
+	w, ok := ctx.Value(storeWritesKey{}).(*storeWrites)
+	if !ok {
+		return
+	}
+	if own, _ := req.UniqueIdentifier(); own == id {
+		return
+	}
+	w.mu.Lock()
+	if !slices.Contains(w.read, id) {
+		w.read = append(w.read, id)
+	}
+	w.mu.Unlock()
+}
+
+// noteCreated records that the request created the objects objs.
+func noteCreated(ctx context.Context, objs []*objects.Object) {
+	w, ok := ctx.Value(storeWritesKey{}).(*storeWrites)
+	if !ok || len(objs) == 0 {
+		return
+	}
+	w.mu.Lock()
+	for _, o := range objs {
+		w.created = append(w.created, o.ID)
+	}
+	w.mu.Unlock()
+}
+
+// auditFields adds to fields (allocated if nil and needed) the objects the
+// request read or created besides primary, the record's object_id:
+// "objects_read" and "objects_created", comma-separated. own is the object
+// the request names, which noteRead leaves out: it is read too when the
+// record names another (Re-key names the new key, not the one it read).
+func (w *storeWrites) auditFields(fields map[string]string, primary, own string) map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	read := w.read
+	if own != "" && own != primary && !slices.Contains(read, own) {
+		read = append([]string{own}, read...)
+	}
+	add := func(key string, ids []string) {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == primary })
+		if len(ids) == 0 {
+			return
+		}
+		v := strings.Join(ids[:min(len(ids), maxAuditedIDs)], ",")
+		if len(ids) > maxAuditedIDs {
+			v += fmt.Sprintf(",+%d", len(ids)-maxAuditedIDs)
+		}
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields[key] = v
+	}
+	add("objects_read", read)
+	add("objects_created", w.created)
+	return fields
+}
 
 type storeWritesKey struct{}
 
@@ -83,7 +162,11 @@ type writeTrackingStore struct{ objects.Store }
 
 func (t writeTrackingStore) Create(ctx context.Context, o *objects.Object) error {
 	markStoreWrite(ctx)
-	return t.Store.Create(ctx, o)
+	if err := t.Store.Create(ctx, o); err != nil {
+		return err
+	}
+	noteCreated(ctx, []*objects.Object{o})
+	return nil
 }
 
 func (t writeTrackingStore) Update(ctx context.Context, id string, fn func(o *objects.Object) error) (*objects.Object, error) {
@@ -93,7 +176,11 @@ func (t writeTrackingStore) Update(ctx context.Context, id string, fn func(o *ob
 
 func (t writeTrackingStore) Apply(ctx context.Context, creates []*objects.Object, changes []objects.Change) error {
 	markStoreWrite(ctx)
-	return t.Store.Apply(ctx, creates, changes)
+	if err := t.Store.Apply(ctx, creates, changes); err != nil {
+		return err
+	}
+	noteCreated(ctx, creates)
+	return nil
 }
 
 func (t writeTrackingStore) Delete(ctx context.Context, id string) error {

@@ -45,6 +45,7 @@ func (s *Service) readObject(ctx context.Context, req *kmip.Request, id string,
 		// Do not reveal that another tenant's object exists.
 		return nil, kmip.Errorf(kmip.ResultReasonItemNotFound, "object %s not found", id)
 	}
+	noteRead(ctx, req, id)
 	now := s.now()
 	if objects.EffectiveState(o, now) != o.State {
 		updated, err := s.store.Update(ctx, id, func(o *objects.Object) error {

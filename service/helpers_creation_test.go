@@ -27,11 +27,17 @@ type creationEnv struct {
 // real time truncated to the second, so dates compare exactly.
 func newCreationEnv(t *testing.T) *creationEnv {
 	t.Helper()
+	return newCreationEnvWith(t)
+}
+
+// newCreationEnvWith is newCreationEnv with more options for the Service.
+func newCreationEnvWith(t *testing.T, opts ...Option) *creationEnv {
+	t.Helper()
 	hsm := hsmtest.New(t)
 	e := &creationEnv{}
 	e.store, e.path = openTestStore(t)
 	st := e.store
-	e.svc = New(WithStore(st), WithHSM(hsm))
+	e.svc = New(append([]Option{WithStore(st), WithHSM(hsm)}, opts...)...)
 	return e
 }
 

@@ -118,3 +118,66 @@ func TestAuditDurabilityFollowsStoreWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditNamesOtherObjects: a record names, besides its object_id, the
+// objects the request read or created on the way (auditsync.go).
+func TestAuditNamesOtherObjects(t *testing.T) {
+	ver := kmip.V2_0
+	tests := []struct {
+		name string
+		// run returns the request's object_id and the ids expected in
+		// objects_read and objects_created ("" for none).
+		run func(t *testing.T, e *creationEnv) (primary, read, created string)
+	}{
+		{"create key pair: the public key", func(t *testing.T, e *creationEnv) (string, string, string) {
+			p := e.must(t, ver, kmip.OperationCreateKeyPair,
+				creationAttrs(ver, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes,
+					creationAlg(kmip.CryptographicAlgorithmEC), creationA(attrCryptoDomainParams,
+						ttlv.Struct(0, ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveP256))))),
+				creationAttrs(ver, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes, creationMask(kmip.CryptographicUsageMaskSign)),
+				creationAttrs(ver, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes, creationMask(kmip.CryptographicUsageMaskVerify)))
+			priv, _ := p.Child(kmip.TagPrivateKeyUniqueIdentifier)
+			pub, _ := p.Child(kmip.TagPublicKeyUniqueIdentifier)
+			return priv.Text(), "", pub.Text()
+		}},
+		{"get as PKCS#12: the password and the chain", func(t *testing.T, e *creationEnv) (string, string, string) {
+			f := registerPKCS12Fixture(t, e, ver)
+			e.get(t, ver, f.keyID, ttlv.Enum(kmip.TagKeyFormatType, uint32(kmip.KeyFormatTypePKCS12)))
+			return f.keyID, f.passwordID + "," + f.leafID + "," + f.caID, ""
+		}},
+		{"register PKCS#12: the password, and the certificates made", func(t *testing.T, e *creationEnv) (string, string, string) {
+			im := newPKCS12Import(t, pkcs12TestPassword, "")
+			pw := registerPassword(t, e, ver, pkcs12TestPassword, true)
+			p, err := e.registerPKCS12(ver, pkcs12KeyObject(im.container, false), attr(attrLink, attrsLink(kmip.LinkTypePKCS12PasswordLink, pw)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := e.object(t, creationID(t, p))
+			leaf := linkedIDs(key, kmip.LinkTypePKCS12CertificateLink)[0]
+			ca := linkedIDs(e.object(t, leaf), kmip.LinkTypeCertificateLink)[0]
+			return key.ID, pw, leaf + "," + ca
+		}},
+		{"re-key: the key replaced", func(t *testing.T, e *creationEnv) (string, string, string) {
+			old := e.registerSymmetric(t, ver, kmip.CryptographicAlgorithmAES, make([]byte, 32))
+			p := e.must(t, ver, kmip.OperationReKey, creationUID(old))
+			return creationID(t, p), old, ""
+		}},
+		{"get: nothing else", func(t *testing.T, e *creationEnv) (string, string, string) {
+			id := e.registerSymmetric(t, ver, kmip.CryptographicAlgorithmAES, make([]byte, 32))
+			e.get(t, ver, id)
+			return id, "", ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &auditRecorder{}
+			e := newCreationEnvWith(t, WithAudit(rec))
+			primary, read, created := tt.run(t, e)
+			ev := rec.events[len(rec.events)-1]
+			if ev.ObjectID != primary || ev.Fields["objects_read"] != read || ev.Fields["objects_created"] != created {
+				t.Errorf("record names %q, read %q, created %q; want %q, %q, %q",
+					ev.ObjectID, ev.Fields["objects_read"], ev.Fields["objects_created"], primary, read, created)
+			}
+		})
+	}
+}

@@ -216,6 +216,7 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 				ev.Fields["presenter"] = presenter.String()
 			}
 		}
+		ev.Fields = writes.auditFields(ev.Fields, ev.ObjectID, uniqueIdentifierOf(req))
 		if info := kmip.ConnInfoFrom(ctx); info != nil && info.RemoteAddr != nil {
 			ev.Remote = info.RemoteAddr.String()
 		}
