@@ -187,6 +187,10 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 		err = terr
 	case !dec.Allowed:
 		err = kmip.Errorf(kmip.ResultReasonPermissionDenied, "%s", dec.Reason)
+	case tk != nil && tk.delegated && (req.Operation == kmip.OperationLogin || req.Operation == kmip.OperationDelegatedLogin):
+		// Else a delegate whose Rights name Delegated Login could mint
+		// a ticket with wider Rights than its own.
+		err = kmip.Errorf(kmip.ResultReasonNotAuthorised, "DENIED: a delegated ticket cannot obtain tickets")
 	case tk != nil && !tk.permits(req.Operation, uniqueIdentifierOf(req)):
 		// "DENIED", as TC-DLOGIN-2-20 words it.
 		err = kmip.Errorf(kmip.ResultReasonNotAuthorised, "DENIED: the ticket's Rights do not allow %v on this object", req.Operation)
@@ -211,7 +215,10 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 		if terr != nil || tk != nil {
 			// The ticket's digest, never its value; and who presented a
 			// delegated ticket, when that is not whom it stands for.
-			ev.Fields = map[string]string{"ticket": tid.String()}
+			ev.Fields = map[string]string{"ticket": "malformed"}
+			if tid != (ticketDigest{}) {
+				ev.Fields["ticket"] = tid.String()
+			}
 			if !sameClient(presenter, sub) {
 				ev.Fields["presenter"] = presenter.String()
 			}

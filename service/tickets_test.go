@@ -257,6 +257,34 @@ func TestLoginRefusals(t *testing.T) {
 		_, err := newTicketEnv().call(alice, make([]byte, ticketBytes), kmip.OperationQuery, queryOps)
 		creationReason(t, err, kmip.ResultReasonInvalidTicket)
 	})
+	t.Run("a delegated ticket cannot obtain tickets", func(t *testing.T) {
+		e := newTicketEnv()
+		everything := ttlv.Struct(kmip.TagRights, ttlv.Struct(kmip.TagRight)) // no restriction at all
+		tk := e.login(t, alice, kmip.OperationDelegatedLogin, everything)
+		carol := ticketClient("carol", "t1")
+		for _, op := range []kmip.Operation{kmip.OperationLogin, kmip.OperationDelegatedLogin} {
+			fields := []ttlv.Value{}
+			if op == kmip.OperationDelegatedLogin {
+				fields = append(fields, everything)
+			}
+			_, err := e.call(carol, tk, op, fields...)
+			creationReason(t, err, kmip.ResultReasonNotAuthorised)
+		}
+		if _, err := e.call(carol, tk, kmip.OperationQuery, queryOps); err != nil {
+			t.Fatalf("an unrestricted delegated ticket: %v", err)
+		}
+	})
+	t.Run("malformed ticket is audited as such", func(t *testing.T) {
+		e := newTicketEnv()
+		h := &kmip.RequestHeader{ServerCorrelationValue: "m", Authentication: ttlv.Struct(kmip.TagAuthentication, ttlv.Struct(kmip.TagCredential,
+			ttlv.Enum(kmip.TagCredentialType, uint32(kmip.CredentialTypeTicket)),
+			ttlv.Struct(kmip.TagCredentialValue, ttlv.Struct(kmip.TagTicket))))}
+		_, err := e.svc.ServeKMIP(alice, &kmip.Request{Version: kmip.V2_0, Header: h, Operation: kmip.OperationQuery, Payload: kmip.Payload(queryOps)})
+		creationReason(t, err, kmip.ResultReasonInvalidTicket)
+		if got := e.rec.events[len(e.rec.events)-1].Fields["ticket"]; got != "malformed" {
+			t.Errorf("audited ticket %q, want malformed", got)
+		}
+	})
 	t.Run("logout of another client's ticket", func(t *testing.T) {
 		e := newTicketEnv()
 		tk := e.login(t, alice, kmip.OperationLogin)
