@@ -245,6 +245,7 @@ func (l *Logger) Record(ctx context.Context, ev Event, d Durability) error {
 	switch next {
 	case writeIt:
 		l.writeBatch(b, nil, false)
+		l.writeFollowing()
 		l.releaseWriting()
 	case wakeFlusher:
 		l.wake()
@@ -368,9 +369,10 @@ func opName(ev Event) string {
 // Record with a Written record that finds nobody writing takes the batch and
 // appends it itself (add decides, under the same lock), so an uncontended
 // record costs no hand-off between goroutines; batches that need an fsync
-// go to the flusher. Records that
-// arrive meanwhile gather in the next batch; when the writer is done it
-// wakes the flusher to write that one, so concurrent callers share a write
+// go to the flusher. Records that arrive meanwhile gather in the next
+// batch: a caller that was appending appends up to maxFollowingBatches of
+// those too before it returns (writeFollowing), and whatever is left, or
+// needs an fsync, wakes the flusher, so concurrent callers share a write
 // and an fsync. The flusher also keeps the promise of Written: appended
 // records are synced within syncDelay.
 
@@ -438,6 +440,33 @@ func (l *Logger) flushAsWriter(forceSync bool) {
 		l.writeBatch(b, failed, forceSync)
 	}
 	l.releaseWriting()
+}
+
+// maxFollowingBatches bounds the batches a caller of Record writes after
+// its own (writeFollowing), so that a steady stream of records cannot keep
+// one caller from its response.
+const maxFollowingBatches = 2
+
+// writeFollowing is a caller's work after it appended its own batch while
+// holding writing: the records that gathered meanwhile are appended too,
+// by this goroutine, rather than handed to the flusher, which would cost
+// their callers a wake-up of the flusher and its scheduling before their
+// own (measured: a fifth of the time an Encrypt's goroutine waited at 16
+// connections). Only batches that need no fsync are taken, as in add, and
+// at most maxFollowingBatches; releaseWriting hands anything left to the
+// flusher.
+func (l *Logger) writeFollowing() {
+	for range maxFollowingBatches {
+		l.mu.Lock()
+		b := l.pending
+		if b == nil || b.sync || l.failed != nil {
+			l.mu.Unlock()
+			return
+		}
+		l.pending = nil
+		l.mu.Unlock()
+		l.writeBatch(b, nil, false)
+	}
 }
 
 // releaseWriting ends a write: it arms or stops the sync timer, wakes

@@ -522,6 +522,72 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// appendGateSink blocks the first Append until release is closed.
+type appendGateSink struct {
+	memSink
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *appendGateSink) Append(ctx context.Context, rec []byte) error {
+	g.once.Do(func() {
+		g.entered <- struct{}{}
+		<-g.release
+	})
+	return g.memSink.Append(ctx, rec)
+}
+
+// TestWrittenRecordsFollowTheWriter: Written records that gather while a
+// caller appends its own are appended by that caller before it returns
+// (writeFollowing), not handed to the flusher.
+func TestWrittenRecordsFollowTheWriter(t *testing.T) {
+	const n = 20
+	s := &appendGateSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	l := newLogger(t, s)
+	first := make(chan error, 1)
+	go func() { first <- l.Record(context.Background(), event(0), Written) }()
+	<-s.entered // the first record's append is in flight
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Go(func() {
+			if err := l.Record(context.Background(), event(i), Written); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.mu.Lock()
+		queued := 0
+		if l.pending != nil {
+			queued = bytes.Count(l.pending.buf, []byte("\n"))
+		}
+		l.mu.Unlock()
+		if queued == n-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d records queued", queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(s.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	appends := s.appends
+	s.mu.Unlock()
+	if appends != 2 {
+		t.Errorf("when the first caller returned, %d appends had happened, want 2: its own and the batch that gathered behind it", appends)
+	}
+	wg.Wait()
+	if rep, err := Verify(bytes.NewReader(s.bytes()), testKey); err != nil || rep.Records != n {
+		t.Errorf("Verify = %+v, %v", rep, err)
+	}
+}
+
 func TestReopenContinuesChain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	for round := range 3 {
