@@ -9,6 +9,7 @@ CONNS    ?= 1,4,16
 HSMLIMIT ?=
 OPS      ?=
 REPS     ?=
+PAIRS    ?=
 LOCATE_KEYS ?=
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 GOVULNCHECK   ?= $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4
@@ -47,9 +48,10 @@ bench:
 	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./ttlv ./objects ./kmip | tee bench.out
 
 # bench-server: a fresh `kmipd dev` measured by `kmipd bench`; with
-# HSMLIMIT=<dir of the hsmlimit tool>, SoftHSM's own limit first.
+# HSMLIMIT=<dir of the hsmlimit tool>, SoftHSM's own limit first and, after
+# the table, PAIRS interleaved pairs of SoftHSM and kmipd Encrypt windows.
 bench-server:
-	DURATION=$(DURATION) CONNS=$(CONNS) OPS=$(OPS) REPS=$(REPS) LOCATE_KEYS=$(LOCATE_KEYS) HSMLIMIT=$(HSMLIMIT) scripts/bench-server.sh
+	DURATION=$(DURATION) CONNS=$(CONNS) OPS=$(OPS) REPS=$(REPS) PAIRS=$(PAIRS) LOCATE_KEYS=$(LOCATE_KEYS) HSMLIMIT=$(HSMLIMIT) scripts/bench-server.sh
 
 # benchcmp BASE=<git ref>: benchstat of BASE against the working tree.
 benchcmp:
