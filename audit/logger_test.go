@@ -472,6 +472,27 @@ func (g *gateSink) Write(ctx context.Context, rec []byte) error {
 	return g.memSink.Write(ctx, rec)
 }
 
+// waitQueued waits until want records wait in l's pending batch.
+func waitQueued(t *testing.T, l *Logger, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.mu.Lock()
+		queued := 0
+		if l.pending != nil {
+			queued = bytes.Count(l.pending.buf, []byte("\n"))
+		}
+		l.mu.Unlock()
+		if queued == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d records queued, want %d", queued, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestGroupCommit checks that records arriving while a write is in flight
 // share the next write: N callers, 2 writes.
 func TestGroupCommit(t *testing.T) {
@@ -492,22 +513,7 @@ func TestGroupCommit(t *testing.T) {
 	for i := 1; i < n; i++ {
 		logOne(i)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		l.mu.Lock()
-		queued := 0
-		if l.pending != nil {
-			queued = bytes.Count(l.pending.buf, []byte("\n"))
-		}
-		l.mu.Unlock()
-		if queued == n-1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d records queued", queued)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, l, n-1)
 	close(s.release)
 	wg.Wait()
 	close(errs)
@@ -556,22 +562,7 @@ func TestWrittenRecordsFollowTheWriter(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		l.mu.Lock()
-		queued := 0
-		if l.pending != nil {
-			queued = bytes.Count(l.pending.buf, []byte("\n"))
-		}
-		l.mu.Unlock()
-		if queued == n-1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d records queued", queued)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, l, n-1)
 	close(s.release)
 	if err := <-first; err != nil {
 		t.Fatal(err)
