@@ -56,13 +56,13 @@ func ParseAuditSync(s string) (AuditSync, error) {
 // (default AuditSyncWrites).
 func WithAuditSync(a AuditSync) Option { return func(s *Service) { s.auditSync = a } }
 
-// storeWrites is set, through the request's context, by every write the
+// requestEffects is set, through the request's context, by every write the
 // request makes to the store, and collects the objects other than the one
 // the request names that it read or created, so that its audit record
 // names them too: the Secret Data whose password a PKCS#12 Get used, the
 // key that wrapped a Get's answer, the certificates a PKCS#12 Register
 // created, the public key of a Create Key Pair.
-type storeWrites struct {
+type requestEffects struct {
 	wrote atomic.Bool
 
 	mu      sync.Mutex
@@ -77,7 +77,7 @@ const maxAuditedIDs = 16
 // noteRead records that the request read object id, unless it is the one
 // the request names (already the record's object_id).
 func noteRead(ctx context.Context, req *kmip.Request, id string) {
-	w, ok := ctx.Value(storeWritesKey{}).(*storeWrites)
+	w, ok := ctx.Value(requestEffectsKey{}).(*requestEffects)
 	if !ok {
 		return
 	}
@@ -93,7 +93,7 @@ func noteRead(ctx context.Context, req *kmip.Request, id string) {
 
 // noteCreated records that the request created the objects objs.
 func noteCreated(ctx context.Context, objs []*objects.Object) {
-	w, ok := ctx.Value(storeWritesKey{}).(*storeWrites)
+	w, ok := ctx.Value(requestEffectsKey{}).(*requestEffects)
 	if !ok || len(objs) == 0 {
 		return
 	}
@@ -109,7 +109,7 @@ func noteCreated(ctx context.Context, objs []*objects.Object) {
 // "objects_read" and "objects_created", comma-separated. own is the object
 // the request names, which noteRead leaves out: it is read too when the
 // record names another (Re-key names the new key, not the one it read).
-func (w *storeWrites) auditFields(fields map[string]string, primary, own string) map[string]string {
+func (w *requestEffects) auditFields(fields map[string]string, primary, own string) map[string]string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	read := w.read
@@ -135,19 +135,21 @@ func (w *storeWrites) auditFields(fields map[string]string, primary, own string)
 	return fields
 }
 
-type storeWritesKey struct{}
+type requestEffectsKey struct{}
 
-// trackStoreWrites returns ctx carrying a fresh write marker.
-func trackStoreWrites(ctx context.Context) (context.Context, *storeWrites) {
-	w := &storeWrites{}
-	return context.WithValue(ctx, storeWritesKey{}, w), w
+// trackRequestEffects returns ctx carrying a fresh record of what its
+// request does: whether it writes to the store, what else it reads and
+// creates.
+func trackRequestEffects(ctx context.Context) (context.Context, *requestEffects) {
+	w := &requestEffects{}
+	return context.WithValue(ctx, requestEffectsKey{}, w), w
 }
 
 // markStoreWrite records that ctx's request writes to the store. It marks
 // before the write is tried: a write that fails after reaching the disk
 // must not leave a record that is only written.
 func markStoreWrite(ctx context.Context) {
-	if w, ok := ctx.Value(storeWritesKey{}).(*storeWrites); ok {
+	if w, ok := ctx.Value(requestEffectsKey{}).(*requestEffects); ok {
 		w.wrote.Store(true)
 	}
 }
@@ -190,7 +192,7 @@ func (t writeTrackingStore) Delete(ctx context.Context, id string) error {
 
 // auditDurability is how far the record of a request must go before the
 // response: see AuditSync.
-func (s *Service) auditDurability(w *storeWrites) audit.Durability {
+func (s *Service) auditDurability(w *requestEffects) audit.Durability {
 	if s.auditSync == AuditSyncAlways || w.wrote.Load() {
 		return audit.Synced
 	}

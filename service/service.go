@@ -176,7 +176,7 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 		sub = tk.subject
 	}
 	ctx = context.WithValue(ctx, subjectKey{}, sub)
-	ctx, writes := trackStoreWrites(ctx)
+	ctx, effects := trackRequestEffects(ctx)
 	dec := s.policy.Decide(sub, req.Operation, nil)
 	var (
 		payload ttlv.Value
@@ -223,7 +223,7 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 				ev.Fields["presenter"] = presenter.String()
 			}
 		}
-		ev.Fields = writes.auditFields(ev.Fields, ev.ObjectID, uniqueIdentifierOf(req))
+		ev.Fields = effects.auditFields(ev.Fields, ev.ObjectID, uniqueIdentifierOf(req))
 		if info := kmip.ConnInfoFrom(ctx); info != nil && info.RemoteAddr != nil {
 			ev.Remote = info.RemoteAddr.String()
 		}
@@ -231,7 +231,7 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 			ev.Result = "OperationFailed"
 			ev.Reason = kmip.ReasonOf(err).String()
 		}
-		if aerr := s.audit.Record(ctx, ev, s.auditDurability(writes)); aerr != nil {
+		if aerr := s.audit.Record(ctx, ev, s.auditDurability(effects)); aerr != nil {
 			// Fail closed: an operation that could not be recorded is
 			// not acknowledged as a success.
 			s.log.Error("audit log write failed; failing the request", "operation", req.Operation.String(), "error", aerr)
