@@ -43,6 +43,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalXML$$' -fuzztime $(FUZZTIME) ./ttlv
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalJSON$$' -fuzztime $(FUZZTIME) ./ttlv
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleMessage$$' -fuzztime $(FUZZTIME) ./kmip
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkcs12
+	$(TEST_ENV) $(GO) test -run '^$$' -fuzz '^FuzzServeMessage$$' -fuzztime $(FUZZTIME) ./service
 
 bench:
 	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./ttlv ./objects ./kmip | tee bench.out

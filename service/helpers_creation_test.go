@@ -31,7 +31,7 @@ func newCreationEnv(t *testing.T) *creationEnv {
 }
 
 // newCreationEnvWith is newCreationEnv with more options for the Service.
-func newCreationEnvWith(t *testing.T, opts ...Option) *creationEnv {
+func newCreationEnvWith(t testing.TB, opts ...Option) *creationEnv {
 	t.Helper()
 	hsm := hsmtest.New(t)
 	e := &creationEnv{}

@@ -25,7 +25,7 @@ type pkcs12Import struct {
 	container              []byte
 }
 
-func newPKCS12Import(t *testing.T, password, friendlyName string) *pkcs12Import {
+func newPKCS12Import(t testing.TB, password, friendlyName string) *pkcs12Import {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -35,7 +35,7 @@ type pkcs12Fixture struct {
 }
 
 // pkcs12Certs makes a CA and a leaf certificate for key.
-func pkcs12Certs(t *testing.T, key *ecdsa.PrivateKey) (leaf, ca []byte) {
+func pkcs12Certs(t testing.TB, key *ecdsa.PrivateKey) (leaf, ca []byte) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
