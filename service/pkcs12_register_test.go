@@ -2,8 +2,6 @@ package service
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
@@ -27,16 +25,9 @@ type pkcs12Import struct {
 
 func newPKCS12Import(t testing.TB, password, friendlyName string) *pkcs12Import {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	im := &pkcs12Import{}
-	if im.keyDER, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
-		t.Fatal(err)
-	}
-	im.leafDER, im.caDER = pkcs12Certs(t, key)
-	// The CA comes first in the file: the leaf is found by its key.
+	im.keyDER, im.leafDER, im.caDER = pkcs12KeyAndChain(t)
+	var err error
 	im.container, err = pkcs12.Encode(rand.Reader, im.keyDER, [][]byte{im.leafDER, im.caDER}, password, pkcs12.Options{FriendlyName: friendlyName})
 	if err != nil {
 		t.Fatal(err)

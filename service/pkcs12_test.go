@@ -34,6 +34,21 @@ type pkcs12Fixture struct {
 	passwordID             string
 }
 
+// pkcs12KeyAndChain makes a P-256 key (PKCS#8) with a leaf certificate
+// and the CA that issued it.
+func pkcs12KeyAndChain(t testing.TB) (keyDER, leafDER, caDER []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keyDER, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	leafDER, caDER = pkcs12Certs(t, key)
+	return keyDER, leafDER, caDER
+}
+
 // pkcs12Certs makes a CA and a leaf certificate for key.
 func pkcs12Certs(t testing.TB, key *ecdsa.PrivateKey) (leaf, ca []byte) {
 	t.Helper()
@@ -68,20 +83,9 @@ func pkcs12Certs(t testing.TB, key *ecdsa.PrivateKey) (leaf, ca []byte) {
 // way TC-PKCS12-1 links them.
 func registerPKCS12Fixture(t *testing.T, e *creationEnv, ver kmip.ProtocolVersion, keyAttrs ...kmip.Attribute) *pkcs12Fixture {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &pkcs12Fixture{}
-	if f.keyDER, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
-		t.Fatal(err)
-	}
-	f.leafDER, f.caDER = pkcs12Certs(t, key)
-	active := creationDate(attrActivationDate, time.Now().Add(-time.Minute))
-	f.passwordID = e.register(t, ver, kmip.ObjectTypeSecretData, ttlv.Struct(kmip.TagSecretData,
-		ttlv.Enum(kmip.TagSecretDataType, uint32(kmip.SecretDataTypePassword)),
-		creationKeyBlock(kmip.KeyFormatTypeOpaque, ttlv.Bytes(kmip.TagKeyMaterial, []byte(pkcs12TestPassword)), 0, 0)),
-		active)
+	f.keyDER, f.leafDER, f.caDER = pkcs12KeyAndChain(t)
+	f.passwordID = registerPassword(t, e, ver, pkcs12TestPassword, true)
 	cert := func(der []byte) ttlv.Value {
 		return ttlv.Struct(kmip.TagCertificate,
 			ttlv.Enum(kmip.TagCertificateType, uint32(kmip.CertificateTypeX509)),
