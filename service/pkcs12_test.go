@@ -178,13 +178,8 @@ func TestGetPKCS12Refusals(t *testing.T) {
 		// a plain Get of the certificate.
 		{"sensitive certificate in the chain, 1.3", kmip.V1_3, pkcs12SensitiveLeaf, kmip.ResultReasonPermissionDenied},
 		{"secp256k1 key, which crypto/x509 cannot read", kmip.V2_0, func(t *testing.T, e *creationEnv, ver kmip.ProtocolVersion) (string, []ttlv.Value) {
-			p := e.must(t, ver, kmip.OperationCreateKeyPair,
-				creationAttrs(ver, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes,
-					creationAlg(kmip.CryptographicAlgorithmEC), secp256k1Active(),
-					creationA(attrCryptoDomainParams, ttlv.Struct(0, ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveSECP256K1))))),
-				creationAttrs(ver, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes, creationMask(kmip.CryptographicUsageMaskSign)),
-				creationAttrs(ver, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes, creationMask(kmip.CryptographicUsageMaskVerify)))
-			return p.Children()[0].Text(), nil
+			priv, _ := ecdhCreatePair(t, e, ver, kmip.RecommendedCurveSECP256K1, kmip.CryptographicUsageMaskSign)
+			return priv, nil
 		}, kmip.ResultReasonKeyFormatTypeNotSupported},
 		{"two leaf certificates", kmip.V2_0, pkcs12KeyWith(func(f *pkcs12Fixture) []kmip.Attribute {
 			return []kmip.Attribute{

@@ -175,13 +175,7 @@ func TestSecp256k1CreateKeyPair(t *testing.T) {
 	data := []byte("kmipd secp256k1 create key pair")
 	for _, ver := range []kmip.ProtocolVersion{creationV14, creationV20} {
 		t.Run(ver.String(), func(t *testing.T) {
-			p := e.must(t, ver, kmip.OperationCreateKeyPair,
-				creationAttrs(ver, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes,
-					creationAlg(kmip.CryptographicAlgorithmEC), secp256k1Active(),
-					creationA(attrCryptoDomainParams, ttlv.Struct(0, ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveSECP256K1))))),
-				creationAttrs(ver, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes, creationMask(kmip.CryptographicUsageMaskSign)),
-				creationAttrs(ver, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes, creationMask(kmip.CryptographicUsageMaskVerify)))
-			privID, pubID := p.Children()[0].Text(), p.Children()[1].Text()
+			privID, pubID := ecdhCreatePair(t, e, ver, kmip.RecommendedCurveSECP256K1, kmip.CryptographicUsageMaskSign)
 			if got := creationAttrValue(t, e.object(t, privID), attrCryptoLength).Int(); got != 256 {
 				t.Errorf("cryptographic length %d, want 256", got)
 			}

@@ -130,15 +130,8 @@ func TestAuditNamesOtherObjects(t *testing.T) {
 		run func(t *testing.T, e *creationEnv) (primary, read, created string)
 	}{
 		{"create key pair: the public key", func(t *testing.T, e *creationEnv) (string, string, string) {
-			p := e.must(t, ver, kmip.OperationCreateKeyPair,
-				creationAttrs(ver, kmip.TagCommonTemplateAttribute, kmip.TagCommonAttributes,
-					creationAlg(kmip.CryptographicAlgorithmEC), creationA(attrCryptoDomainParams,
-						ttlv.Struct(0, ttlv.Enum(kmip.TagRecommendedCurve, uint32(kmip.RecommendedCurveP256))))),
-				creationAttrs(ver, kmip.TagPrivateKeyTemplateAttribute, kmip.TagPrivateKeyAttributes, creationMask(kmip.CryptographicUsageMaskSign)),
-				creationAttrs(ver, kmip.TagPublicKeyTemplateAttribute, kmip.TagPublicKeyAttributes, creationMask(kmip.CryptographicUsageMaskVerify)))
-			priv, _ := p.Child(kmip.TagPrivateKeyUniqueIdentifier)
-			pub, _ := p.Child(kmip.TagPublicKeyUniqueIdentifier)
-			return priv.Text(), "", pub.Text()
+			priv, pub := ecdhCreatePair(t, e, ver, kmip.RecommendedCurveP256, kmip.CryptographicUsageMaskSign)
+			return priv, "", pub
 		}},
 		{"get as PKCS#12: the password and the chain", func(t *testing.T, e *creationEnv) (string, string, string) {
 			f := registerPKCS12Fixture(t, e, ver)
