@@ -521,27 +521,44 @@ func changeInTx(tx *bolt.Tx, c Change) (*pendingWrite, error) {
 // creation-order entry.
 func putObject(tx *bolt.Tx, o *Object, rec []byte, oldEntries []indexEntry, isNew bool) error {
 	id := []byte(o.ID)
-	if err := tx.Bucket(bucketObjects).Put(id, rec); err != nil {
+	objs, seqs, index := tx.Bucket(bucketObjects), tx.Bucket(bucketSeq), tx.Bucket(bucketIndex)
+	objs.FillPercent, seqs.FillPercent, index.FillPercent = fillRecords, fillSeq, fillIndex
+	if err := objs.Put(id, rec); err != nil {
 		return err
 	}
 	if isNew {
-		if err := tx.Bucket(bucketSeq).Put(seqKey(o.seq), id); err != nil {
+		if err := seqs.Put(seqKey(o.seq), id); err != nil {
 			return err
 		}
 	}
 	del, add := diffEntries(oldEntries, indexEntries(o))
 	for _, e := range del {
-		if err := tx.Bucket(e.bucket).Delete(e.key); err != nil {
+		if err := index.Delete(e.key); err != nil {
 			return err
 		}
 	}
 	for _, e := range add {
-		if err := tx.Bucket(e.bucket).Put(e.key, id); err != nil {
+		if err := index.Put(e.key, id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// How full bbolt fills the pages it splits, per bucket. Its default, 0.5,
+// suits keys that arrive in random order. Most of these arrive in order:
+// records by time-ordered identifier (NewID), creation order by sequence
+// number, index entries at the end of their value's run. Half-full pages
+// then only double the pages and deepen the trees, and a commit rewrites
+// every page on the path to each leaf it changes: in a store of 10,000
+// keys, one Create wrote 31 pages with the default and writes 27 with
+// these (TestCommitPages). Records and the index still get some keys out
+// of order (a Name, an import, a record that grows), hence not 1.0.
+const (
+	fillRecords = 0.9
+	fillSeq     = 1.0
+	fillIndex   = 0.9
+)
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
@@ -645,8 +662,9 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 			failed = err
 			return nil
 		}
+		index := tx.Bucket(bucketIndex)
 		for _, e := range indexEntries(o) {
-			if err := tx.Bucket(e.bucket).Delete(e.key); err != nil {
+			if err := index.Delete(e.key); err != nil {
 				return err
 			}
 		}

@@ -20,7 +20,9 @@
 // A BoltStore file has one bucket of records keyed by Unique Identifier, one
 // bucket mapping a creation sequence number to the identifier (creation
 // order, which Locate returns newest first: KMIP 2.0 §6.1.27), a meta bucket
-// holding the schema version, and one bucket per Locate index. Records are
+// holding the schema version, and one index bucket in which every Locate
+// index has its own key prefix (schema 1 had a bucket per index; one bucket
+// lets a commit share the pages near the root among them). Records are
 // a version byte followed by a TTLV Structure whose private tags live in the
 // 0x54xxxx extension range (record.go documents them all). Open runs
 // migrate, which upgrades older schemas and refuses newer ones

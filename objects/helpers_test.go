@@ -52,7 +52,7 @@ func checkConsistent(t testing.TB, s *BoltStore) {
 			}
 			want[string(bucketSeq)+"|"+string(seqKey(o.seq))] = o.ID
 			for _, e := range indexEntries(o) {
-				want[string(e.bucket)+"|"+string(e.key)] = o.ID
+				want[string(bucketIndex)+"|"+string(e.key)] = o.ID
 			}
 			return nil
 		})

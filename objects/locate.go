@@ -33,10 +33,10 @@ func (s *BoltStore) Locate(ctx context.Context, q Query) ([]string, error) {
 // keyRange is the index keys k with lo <= k < hi; a nil hi is unbounded.
 type keyRange struct{ lo, hi []byte }
 
-// source is one way to find candidates: keys of one index bucket, or for
+// source is one way to find candidates: ranges of one index's keys, or for
 // a Unique Identifier filter the identifier itself.
 type source struct {
-	bucket []byte
+	kind   indexKind // which index the ranges are in; zero for id
 	ranges []keyRange
 	id     []byte
 }
@@ -76,55 +76,53 @@ func sources(q *Query) []source {
 		case f.Name == attrUniqueIdentifier && f.Value.Type == ttlv.TypeTextString:
 			out = append(out, source{id: f.Value.Bytes()})
 		case f.isRange() && dateIndexed[f.Name]:
-			out = append(out, source{bucket: bucketIdxDate, ranges: []keyRange{dateRange(f.Name, microsOrMin(f), microsOrMax(f))}})
+			out = append(out, source{kind: idxDate, ranges: []keyRange{dateRange(f.Name, microsOrMin(f), microsOrMax(f))}})
 		case f.isRange():
 		case f.Name == attrName:
 			if s, ok := nameText(f.Value); ok {
-				out = append(out, source{bucket: bucketIdxName, ranges: []keyRange{prefixRange(lp(nil, []byte(s)))}})
+				out = append(out, source{kind: idxName, ranges: []keyRange{prefixRange(lp(idxName.prefix(), []byte(s)))}})
 			}
 		case f.Name == attrObjectGroup && f.Value.Type == ttlv.TypeTextString:
-			out = append(out, source{bucket: bucketIdxGroup, ranges: []keyRange{prefixRange(lp(nil, f.Value.Bytes()))}})
+			out = append(out, source{kind: idxGroup, ranges: []keyRange{prefixRange(lp(idxGroup.prefix(), f.Value.Bytes()))}})
 		case dateIndexed[f.Name]:
 			if m, ok := dateMicros(f.Value); ok {
-				out = append(out, source{bucket: bucketIdxDate, ranges: []keyRange{dateRange(f.Name, m, m)}})
+				out = append(out, source{kind: idxDate, ranges: []keyRange{dateRange(f.Name, m, m)}})
 			}
 		case isCustom(f.Name):
 			if vk, ok := valueKey(f.Value); ok {
-				out = append(out, source{bucket: bucketIdxCustom, ranges: []keyRange{prefixRange(lp(lp(nil, []byte(f.Name)), vk))}})
+				out = append(out, source{kind: idxCustom, ranges: []keyRange{prefixRange(lp(lp(idxCustom.prefix(), []byte(f.Name)), vk))}})
 			}
 		case f.Name == attrAlgorithm && f.Value.Type == ttlv.TypeEnumeration:
-			late = append(late, enumSource(bucketIdxAlg, f.Value.Enum()))
+			late = append(late, enumSource(idxAlg, f.Value.Enum()))
 		case f.Name == attrState && f.Value.Type == ttlv.TypeEnumeration:
-			late = append(late, enumSource(bucketIdxState, f.Value.Enum()))
+			late = append(late, enumSource(idxState, f.Value.Enum()))
 		case f.Name == attrObjectType && f.Value.Type == ttlv.TypeEnumeration:
-			late = append(late, enumSource(bucketIdxType, f.Value.Enum()))
+			late = append(late, enumSource(idxType, f.Value.Enum()))
 		}
 	}
-	if q.Owner != "" {
-		out = append(out, source{bucket: bucketIdxOwner, ranges: []keyRange{prefixRange(lp(nil, []byte(q.Owner)))}})
-	}
+	// The Owner has no index (see legacyIndexBuckets): matches checks it.
 	if q.Tenant != "" {
-		out = append(out, source{bucket: bucketIdxTenant, ranges: []keyRange{prefixRange(lp(nil, []byte(q.Tenant)))}})
+		out = append(out, source{kind: idxTenant, ranges: []keyRange{prefixRange(lp(idxTenant.prefix(), []byte(q.Tenant)))}})
 	}
 	if len(q.States) > 0 {
-		src := source{bucket: bucketIdxState}
+		src := source{kind: idxState}
 		for _, st := range q.States {
-			src.ranges = append(src.ranges, prefixRange(u32(nil, uint32(st))))
+			src.ranges = append(src.ranges, prefixRange(u32(idxState.prefix(), uint32(st))))
 		}
 		late = append(late, src)
 	}
 	if len(q.ObjectTypes) > 0 {
-		src := source{bucket: bucketIdxType}
+		src := source{kind: idxType}
 		for _, t := range q.ObjectTypes {
-			src.ranges = append(src.ranges, prefixRange(u32(nil, uint32(t))))
+			src.ranges = append(src.ranges, prefixRange(u32(idxType.prefix(), uint32(t))))
 		}
 		late = append(late, src)
 	}
 	return append(out, late...)
 }
 
-func enumSource(bucket []byte, v uint32) source {
-	return source{bucket: bucket, ranges: []keyRange{prefixRange(u32(nil, v))}}
+func enumSource(kind indexKind, v uint32) source {
+	return source{kind: kind, ranges: []keyRange{prefixRange(u32(kind.prefix(), v))}}
 }
 
 func microsOrMin(f Filter) int64 {
@@ -143,7 +141,7 @@ func microsOrMax(f Filter) int64 {
 
 // dateRange covers the date index entries of name with from <= t <= to.
 func dateRange(name string, from, to int64) keyRange {
-	p := lp(nil, []byte(name))
+	p := lp(idxDate.prefix(), []byte(name))
 	if from > to {
 		return keyRange{lo: i64(bytes.Clone(p), 0), hi: i64(bytes.Clone(p), 0)} // empty
 	}
@@ -164,7 +162,7 @@ func (src *source) scan(tx *bolt.Tx, fn func(k, v []byte) bool) {
 		}
 		return
 	}
-	c := tx.Bucket(src.bucket).Cursor()
+	c := tx.Bucket(bucketIndex).Cursor()
 	for _, r := range src.ranges {
 		for k, v := c.Seek(r.lo); k != nil && (r.hi == nil || bytes.Compare(k, r.hi) < 0); k, v = c.Next() {
 			if !fn(k, v) {

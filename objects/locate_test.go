@@ -349,8 +349,8 @@ func TestPlanPicksMostSelective(t *testing.T) {
 			t.Errorf("%d sources, want 5", len(srcs))
 		}
 		best, empty := plan(tx, srcs)
-		if empty || string(best.bucket) != string(bucketIdxName) {
-			t.Errorf("plan chose %q (empty %v), want the name index", best.bucket, empty)
+		if empty || best.kind != idxName {
+			t.Errorf("plan chose index %q (empty %v), want the name index", best.kind, empty)
 		}
 		q2 := q
 		q2.Filters = append([]Filter{Equals(attrName, ttlv.Text(0, "absent"))}, q.Filters...)

@@ -77,8 +77,8 @@ func nameTakenInTx(tx *bolt.Tx, ws []*pendingWrite, self int, name string) (bool
 		return slices.ContainsFunc(ws, func(w *pendingWrite) bool { return w.o.ID == string(id) })
 	}
 	objs := tx.Bucket(bucketObjects)
-	r := prefixRange(lp(nil, []byte(name)))
-	c := tx.Bucket(bucketIdxName).Cursor()
+	r := prefixRange(lp(idxName.prefix(), []byte(name)))
+	c := tx.Bucket(bucketIndex).Cursor()
 	for k, id := c.Seek(r.lo); k != nil && (r.hi == nil || bytes.Compare(k, r.hi) < 0); k, id = c.Next() {
 		if pending(id) {
 			continue // seen above, as it will be

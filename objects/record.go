@@ -14,8 +14,17 @@ import (
 
 // A stored record is recordFormat (one byte) followed by the TTLV encoding
 // of a Structure tagged tagRecord. The byte lets a later kmipd change the
-// encoding without guessing; migrate rewrites old records when it does.
-const recordFormat byte = 1
+// encoding without guessing.
+//
+// Format 2 stores most attributes compactly (see encodeAttribute), which
+// halves a typical key's record: records are a commit's largest writes, and
+// at 1.6 KiB two of them filled a page. Format 1 records, whose attributes
+// all have the full form, are still read; they are rewritten in format 2
+// when their object next changes.
+const (
+	recordFormat   byte = 2
+	recordFormatV1 byte = 1
+)
 
 // Private tags of the record encoding. They live in the 0x54xxxx range that
 // KMIP 1.4 §9.1.3.1 (2.0 §11.54) reserves for extensions, so they can never
@@ -28,7 +37,7 @@ const (
 	tagObjectType ttlv.Tag = 0x540003 // Enumeration: kmip.ObjectType
 	tagState      ttlv.Tag = 0x540004 // Enumeration: kmip.State
 	tagAttributes ttlv.Tag = 0x540005 // Structure of tagAttribute
-	tagAttribute  ttlv.Tag = 0x540006 // Structure: name, index, value (by position)
+	tagAttribute  ttlv.Tag = 0x540006 // Structure: name, index (absent when 0 in format 2), value, by position
 	tagAttrName   ttlv.Tag = 0x540007 // Text String: kmip.Attribute.Name
 	tagAttrIndex  ttlv.Tag = 0x540008 // Integer: kmip.Attribute.Index
 	tagWrapped    ttlv.Tag = 0x540009 // Structure: WrappedMaterial; absent when nil
@@ -59,11 +68,7 @@ var recordLimits = ttlv.Limits{
 func encodeRecord(o *Object) []byte {
 	attrs := make([]ttlv.Value, len(o.Attributes))
 	for i, a := range o.Attributes {
-		attrs[i] = ttlv.Struct(tagAttribute,
-			ttlv.Text(tagAttrName, a.Name),
-			ttlv.Int(tagAttrIndex, int32(a.Index)), //nolint:gosec // G115: validate keeps indexes within int32
-			a.Value,
-		)
+		attrs[i] = encodeAttribute(a)
 	}
 	f := make([]ttlv.Value, 0, 16)
 	f = append(f,
@@ -98,6 +103,69 @@ func encodeRecord(o *Object) []byte {
 	return ttlv.Append([]byte{recordFormat}, ttlv.Struct(tagRecord, f...))
 }
 
+// encodeAttribute returns the stored form of a. An attribute of the
+// specification whose value carries the attribute's own tag (as every
+// attribute does inside kmipd: kmip.DecodeAttribute gives 1.x values their
+// 2.x tag) and whose index is 0 is stored as its value alone: the tag
+// names it, and decodeAttribute gets the name back from the same table. A
+// Cryptographic Usage Mask takes 16 bytes that way instead of 72. Anything
+// else, custom attributes and further instances among them, is a
+// tagAttribute Structure of its name, its index unless 0, and its value.
+func encodeAttribute(a kmip.Attribute) ttlv.Value {
+	if a.Index == 0 && compactName(a.Value.Tag) == a.Name {
+		return a.Value
+	}
+	kids := make([]ttlv.Value, 0, 3)
+	kids = append(kids, ttlv.Text(tagAttrName, a.Name))
+	if a.Index != 0 {
+		kids = append(kids, ttlv.Int(tagAttrIndex, int32(a.Index))) //nolint:gosec // G115: validate keeps indexes within int32
+	}
+	return ttlv.Struct(tagAttribute, append(kids, a.Value)...)
+}
+
+// compactName is the name of the attribute a value tagged t stands for in
+// the compact form, or "" if t cannot stand alone: it is not an
+// attribute's own tag, or the tag does not name one attribute both ways
+// (Vendor Attribute's tag, Attribute, is the 1.x wrapper of all of them).
+func compactName(t ttlv.Tag) string {
+	if t == tagAttribute {
+		return ""
+	}
+	info, ok := kmip.AttributeByTag(t)
+	if !ok {
+		return ""
+	}
+	if back, ok := kmip.AttributeByName(info.Name); !ok || back.Tag != t {
+		return ""
+	}
+	return info.Name
+}
+
+// decodeAttribute reads an attribute that encodeAttribute wrote; in format
+// 1 every attribute has the full form, with its index.
+func decodeAttribute(a ttlv.Value, format byte, ts *texts) (kmip.Attribute, error) {
+	if a.Tag != tagAttribute {
+		name := compactName(a.Tag)
+		if format == recordFormatV1 || name == "" {
+			return kmip.Attribute{}, fmt.Errorf("bad attribute entry %06x: %w", uint32(a.Tag), errBadRecord)
+		}
+		return kmip.Attribute{Name: name, Value: a}, nil
+	}
+	ak := a.Children()
+	if a.Type != ttlv.TypeStructure || len(ak) < 2 || ak[0].Tag != tagAttrName || ak[0].Type != ttlv.TypeTextString {
+		return kmip.Attribute{}, fmt.Errorf("bad attribute entry: %w", errBadRecord)
+	}
+	at := kmip.Attribute{Name: ts.text(ak[0]), Value: ak[len(ak)-1]}
+	switch {
+	case len(ak) == 3 && ak[1].Tag == tagAttrIndex && ak[1].Type == ttlv.TypeInteger:
+		at.Index = int(ak[1].Int())
+	case len(ak) == 2 && format != recordFormatV1 && ak[1].Tag != tagAttrIndex:
+	default:
+		return kmip.Attribute{}, fmt.Errorf("bad attribute entry %q: %w", at.Name, errBadRecord)
+	}
+	return at, nil
+}
+
 // setRecordSeq writes seq into rec, a record from encodeRecord. The
 // sequence number is the record's last field, a Long Integer, so its value
 // is the last 8 bytes (KMIP 1.4 §9.1.1.4: no padding after an 8-byte value);
@@ -127,8 +195,9 @@ func decodeRecord(b []byte) (*Object, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("empty record: %w", errBadRecord)
 	}
-	if b[0] != recordFormat {
-		return nil, fmt.Errorf("record format %d is not known: %w", b[0], errBadRecord)
+	format := b[0]
+	if format != recordFormat && format != recordFormatV1 {
+		return nil, fmt.Errorf("record format %d is not known: %w", format, errBadRecord)
 	}
 	v, err := ttlv.Decode(b[1:], recordLimits)
 	if err != nil {
@@ -141,7 +210,7 @@ func decodeRecord(b []byte) (*Object, error) {
 	var ts texts
 	ts.Grow(recordTextLen(v))
 	for _, c := range v.Children() {
-		if err := decodeField(o, c, &ts); err != nil {
+		if err := decodeField(o, c, format, &ts); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +244,7 @@ func recordTextLen(rec ttlv.Value) int {
 		switch c.Tag {
 		case tagAttributes:
 			for _, a := range c.Children() {
-				if ak := a.Children(); len(ak) > 0 && ak[0].Type == ttlv.TypeTextString {
+				if ak := a.Children(); a.Tag == tagAttribute && len(ak) > 0 && ak[0].Type == ttlv.TypeTextString {
 					n += len(ak[0].Bytes())
 				}
 			}
@@ -198,7 +267,7 @@ func recordTextLen(rec ttlv.Value) int {
 // than skipped: a record with fields this binary does not know was written
 // by a newer one, and silently dropping them on the next Update would lose
 // data.
-func decodeField(o *Object, c ttlv.Value, ts *texts) error {
+func decodeField(o *Object, c ttlv.Value, format byte, ts *texts) error {
 	t, ok := fieldTypes[c.Tag]
 	if !ok {
 		return fmt.Errorf("unknown record field %06x: %w", uint32(c.Tag), errBadRecord)
@@ -217,13 +286,11 @@ func decodeField(o *Object, c ttlv.Value, ts *texts) error {
 		kids := c.Children()
 		o.Attributes = make([]kmip.Attribute, 0, len(kids))
 		for _, a := range kids {
-			ak := a.Children()
-			if a.Tag != tagAttribute || len(ak) != 3 ||
-				ak[0].Tag != tagAttrName || ak[0].Type != ttlv.TypeTextString ||
-				ak[1].Tag != tagAttrIndex || ak[1].Type != ttlv.TypeInteger {
-				return fmt.Errorf("bad attribute entry: %w", errBadRecord)
+			at, err := decodeAttribute(a, format, ts)
+			if err != nil {
+				return err
 			}
-			o.Attributes = append(o.Attributes, kmip.Attribute{Name: ts.text(ak[0]), Index: int(ak[1].Int()), Value: ak[2]})
+			o.Attributes = append(o.Attributes, at)
 		}
 	case tagWrapped:
 		w := &WrappedMaterial{}

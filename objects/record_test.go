@@ -104,6 +104,110 @@ func TestRecordHoldsOnlyGivenMaterial(t *testing.T) {
 	}
 }
 
+// TestRecordAttributeForms: an attribute of the specification with its own
+// tag and index 0 is stored as its value alone; anything else keeps its
+// name, and its index unless 0. Every form reads back as written.
+func TestRecordAttributeForms(t *testing.T) {
+	tests := []struct {
+		name    string
+		attr    kmip.Attribute
+		compact bool
+	}{
+		{"standard", algAttr(3), true},
+		{"standard structure", nameAttr("key one"), true},
+		{"second instance", kmip.Attribute{Name: "Name", Index: 1, Value: nameAttr("two").Value}, false},
+		{"1.x custom", customAttr("x-Purpose", ttlv.Text(kmip.TagAttributeValue, "tests")), false},
+		{"2.x vendor", customAttr("vendor:blob", ttlv.Bytes(kmip.TagAttributeValue, []byte{1})), false},
+		{"value with another tag", kmip.Attribute{Name: "Object Group", Value: ttlv.Text(kmip.TagAttributeValue, "g")}, false},
+		{"value without a tag", kmip.Attribute{Name: "Object Group", Value: ttlv.Text(0, "g")}, false},
+		{"tag of another attribute", kmip.Attribute{Name: "Object Group", Value: ttlv.Text(kmip.TagContactInformation, "g")}, false},
+		{"Vendor Attribute", kmip.Attribute{Name: "Vendor Attribute", Value: ttlv.Struct(kmip.TagAttribute,
+			ttlv.Text(kmip.TagVendorIdentification, "v"), ttlv.Text(kmip.TagAttributeName, "n"),
+			ttlv.Text(kmip.TagAttributeValue, "x"))}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stored := encodeAttribute(tt.attr)
+			if compact := stored.Tag != tagAttribute; compact != tt.compact {
+				t.Errorf("stored as %06x, compact %v; want compact %v", uint32(stored.Tag), compact, tt.compact)
+			}
+			o := newKey("id-1", tt.attr)
+			got, err := decodeRecord(encodeRecord(o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameObject(t, got, o)
+		})
+	}
+}
+
+// encodeRecordV1 is encodeRecord as record format 1 wrote it: every
+// attribute in the full form, index included.
+func encodeRecordV1(o *Object) []byte {
+	rec := encodeRecord(o)
+	v, err := ttlv.Decode(rec[1:], recordLimits)
+	if err != nil {
+		panic(err)
+	}
+	kids := v.Children()
+	for i, c := range kids {
+		if c.Tag != tagAttributes {
+			continue
+		}
+		attrs := make([]ttlv.Value, len(o.Attributes))
+		for j, a := range o.Attributes {
+			attrs[j] = ttlv.Struct(tagAttribute, ttlv.Text(tagAttrName, a.Name), ttlv.Int(tagAttrIndex, int32(a.Index)), a.Value)
+		}
+		kids[i] = ttlv.Struct(tagAttributes, attrs...)
+	}
+	return ttlv.Append([]byte{recordFormatV1}, ttlv.Struct(tagRecord, kids...))
+}
+
+// Records of format 1 are read as they were; a compact attribute in one is
+// damage, since format 1 had none.
+func TestDecodeRecordFormatV1(t *testing.T) {
+	o := fullObject()
+	v1 := encodeRecordV1(o)
+	if len(v1) <= len(encodeRecord(o)) {
+		t.Errorf("format 1 record of %d bytes is not longer than format 2's %d", len(v1), len(encodeRecord(o)))
+	}
+	got, err := decodeRecord(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameObject(t, got, o)
+
+	mixed := encodeRecord(o)
+	mixed[0] = recordFormatV1
+	if _, err := decodeRecord(mixed); !errors.Is(err, errBadRecord) {
+		t.Errorf("format 1 record with compact attributes: %v, want errBadRecord", err)
+	}
+}
+
+// FuzzDecodeRecord: whatever a damaged or hostile database file holds,
+// decodeRecord fails cleanly or returns an object that encodes and decodes
+// back to itself.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(encodeRecord(fullObject()))
+	f.Add(encodeRecordV1(fullObject()))
+	f.Add(encodeRecord(aesKey("0197a000-0000-7000-8000-000000000001")))
+	f.Add([]byte{recordFormat})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := decodeRecord(bytes.Clone(b))
+		if err != nil {
+			if !errors.Is(err, errBadRecord) {
+				t.Fatalf("error %v is not errBadRecord", err)
+			}
+			return
+		}
+		again, err := decodeRecord(encodeRecord(o))
+		if err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		sameObject(t, again, o)
+	})
+}
+
 func TestDecodeRecordRejects(t *testing.T) {
 	good := encodeRecord(fullObject())
 	unknownField := ttlv.Append([]byte{recordFormat}, ttlv.Struct(tagRecord,
@@ -125,6 +229,10 @@ func TestDecodeRecordRejects(t *testing.T) {
 		{"field of wrong type", wrongType},
 		{"no identifier", noID},
 		{"attribute without value", badAttr},
+		{"attribute of name and index only", ttlv.Append([]byte{recordFormat}, ttlv.Struct(tagRecord, ttlv.Text(tagID, "x"),
+			ttlv.Struct(tagAttributes, ttlv.Struct(tagAttribute, ttlv.Text(tagAttrName, "n"), ttlv.Int(tagAttrIndex, 1)))))},
+		{"compact attribute of no known tag", ttlv.Append([]byte{recordFormat}, ttlv.Struct(tagRecord, ttlv.Text(tagID, "x"),
+			ttlv.Struct(tagAttributes, ttlv.Text(0x42FFFF, "n"))))},
 		{"not a record", notRecord},
 	}
 	for _, tt := range tests {

@@ -11,7 +11,7 @@ import (
 
 // schemaVersion is the layout of buckets and keys this binary writes. Bump
 // it, and append to migrations, whenever the layout changes.
-const schemaVersion = 1
+const schemaVersion = 2
 
 var (
 	bucketMeta    = []byte("meta")    // keySchema -> u32 schema version
@@ -25,6 +25,7 @@ var (
 // file as it was.
 var migrations = []func(tx *bolt.Tx) error{
 	0: migrateV0,
+	1: migrateV1,
 }
 
 // migrate brings db to schemaVersion, or refuses a newer one untouched.
@@ -91,7 +92,23 @@ func migrateV0(tx *bolt.Tx) error {
 	return reindex(tx)
 }
 
-func allDerivedBuckets() [][]byte { return append([][]byte{bucketSeq}, indexBuckets...) }
+// migrateV1 merges schema 1's bucket per index into the one index bucket
+// (see bucketIndex), dropping the Owner index on the way: it drops the old
+// buckets and rebuilds the index from the records.
+func migrateV1(tx *bolt.Tx) error {
+	for _, name := range legacyIndexBuckets {
+		if tx.Bucket(name) == nil {
+			continue
+		}
+		if err := tx.DeleteBucket(name); err != nil {
+			return fmt.Errorf("drop bucket %s: %w", name, err)
+		}
+	}
+	return reindex(tx)
+}
+
+// allDerivedBuckets are the buckets reindex rebuilds from the records.
+func allDerivedBuckets() [][]byte { return [][]byte{bucketSeq, bucketIndex} }
 
 // reindex rebuilds everything derived from the records: the creation order
 // and the indexes. Records without a sequence number get one, in order of

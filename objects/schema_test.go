@@ -90,6 +90,82 @@ func TestMigrateV0(t *testing.T) {
 	}
 }
 
+// A schema 1 file: a bucket per index, the Owner among them, with one
+// stale entry that no record explains. Open must drop those buckets and
+// build the one index bucket from the records.
+func TestMigrateV1(t *testing.T) {
+	var fixture []*Object
+	for i, name := range []string{"first", "second"} {
+		o := newKey("v1-"+name, nameAttr(name), groupAttr("legacy"), algAttr(algAES))
+		o.seq, o.Owner, o.Tenant = uint64(i+1), "CN=app", "payments"
+		fixture = append(fixture, o)
+	}
+	path := writeRaw(t, func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, 1)); err != nil {
+			return err
+		}
+		objs, err := tx.CreateBucket(bucketObjects)
+		if err != nil {
+			return err
+		}
+		seqs, err := tx.CreateBucket(bucketSeq)
+		if err != nil {
+			return err
+		}
+		for _, o := range fixture {
+			if err := objs.Put([]byte(o.ID), encodeRecord(o)); err != nil {
+				return err
+			}
+			if err := seqs.Put(seqKey(o.seq), []byte(o.ID)); err != nil {
+				return err
+			}
+		}
+		if err := seqs.SetSequence(2); err != nil {
+			return err
+		}
+		for _, name := range legacyIndexBuckets {
+			b, err := tx.CreateBucket(name)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte("stale"), []byte("v1-gone")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	s, err := Open(path, testOptions)
+	if err != nil {
+		t.Fatalf("Open v1: %v", err)
+	}
+	defer s.Close()
+	checkConsistent(t, s)
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range legacyIndexBuckets {
+			if tx.Bucket(name) != nil {
+				t.Errorf("bucket %s survived the migration", name)
+			}
+		}
+		return nil
+	})
+	ctx := context.Background()
+	if ids, err := s.Locate(ctx, Query{Filters: []Filter{Equals(attrName, ttlv.Text(0, "second"))}}); err != nil || !equalIDs(ids, []string{"v1-second"}) {
+		t.Errorf("Locate by name after migration = %v, %v", ids, err)
+	}
+	if ids, err := s.Locate(ctx, Query{Owner: "CN=app", Tenant: "payments"}); err != nil || !equalIDs(ids, []string{"v1-second", "v1-first"}) {
+		t.Errorf("Locate by owner and tenant after migration = %v, %v", ids, err)
+	}
+	mustCreate(t, s, newKey("after"))
+	if ids, _ := s.Locate(ctx, Query{}); len(ids) != 3 || ids[0] != "after" {
+		t.Errorf("new object not newest after migration: %v", ids)
+	}
+}
+
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	path := writeRaw(t, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucket(bucketMeta)
