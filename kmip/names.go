@@ -293,14 +293,24 @@ func (a AttributeInfo) DefinedIn(major, minor int32) bool {
 // ("Cryptographic Usage Mask"), exactly as spelt. 1.x custom attributes
 // ("x-...", "y-...") are not in the table.
 func AttributeByName(name string) (AttributeInfo, bool) {
-	i, ok := slices.BinarySearchFunc(attributeTable[:], name, func(a AttributeInfo, n string) int {
-		return strings.Compare(a.Name, n)
-	})
+	i, ok := attributeIndexByName[name]
 	if !ok {
 		return AttributeInfo{}, false
 	}
 	return attributeTable[i], true
 }
+
+// attributeIndexByName maps each name of attributeTable to its index. The
+// names share long prefixes ("Cryptographic ..."), so a binary search
+// compared most of them several times; every Create and Register looks up
+// some twenty.
+var attributeIndexByName = func() map[string]int {
+	m := make(map[string]int, len(attributeTable))
+	for i, a := range attributeTable {
+		m[a.Name] = i
+	}
+	return m
+}()
 
 // AttributeByTag returns the attribute carried by tag t in 2.x. Vendor
 // Attribute is found by name only: its tag, Attribute, is also the 1.x
