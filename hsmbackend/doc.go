@@ -118,9 +118,11 @@
 // and copies attribute values into C memory that it frees without wiping.
 // Nothing here logs key material or PINs.
 //
-// The package needs cgo (miekg/pkcs11 is a cgo binding). AES-GCM, the
-// operation throughput is measured by, calls the module's C_EncryptInit,
-// C_Encrypt, C_DecryptInit and C_Decrypt itself in one cgo call when the
-// module exports them by name (direct.go); every other call, and GCM on a
-// module that does not, goes through miekg/pkcs11.
+// The package needs cgo (miekg/pkcs11 is a cgo binding). The two
+// operations throughput is measured by call the module's functions
+// themselves, in one cgo call, when the module exports them by name
+// (direct.go): AES-GCM (C_EncryptInit, C_Encrypt, C_DecryptInit,
+// C_Decrypt) and the generation of a secret key (C_GenerateKey,
+// C_WrapKey, the SHA-256 digest, C_DestroyObject). Every other call, and
+// these on a module that does not export them, goes through miekg/pkcs11.
 package hsmbackend

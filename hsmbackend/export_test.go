@@ -107,6 +107,21 @@ func (b *Backend) CountMasterKeyCopies(ctx context.Context, label string) (int, 
 	return n, err
 }
 
+// CountSessionSecretKeys counts the session secret keys that b's sessions
+// can see: the master key copies and any temporary key left behind.
+func (b *Backend) CountSessionSecretKeys(ctx context.Context) (int, error) {
+	var n int
+	err := b.withSession(ctx, "count session keys", func(s pkcs11.SessionHandle) error {
+		hs, err := findObjects(b.p, s, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		}, 1000)
+		n = len(hs)
+		return err
+	})
+	return n, err
+}
+
 // CreateOldMasterKey creates the master key under the configured label
 // with the template of kmipd before session copies: CKA_MODIFIABLE false,
 // CKA_COPYABLE left to its default. The Backend adopts it on first use.
@@ -185,3 +200,7 @@ func (b *Backend) UseMiekgOnly(v bool) { b.viaMiekgOnly = v }
 // HasDirectGCM reports whether b's module exports the entry points
 // direct.go calls.
 func (b *Backend) HasDirectGCM() bool { return b.mod.direct != nil }
+
+// HasDirectGenerate reports whether b's module exports what the one-call
+// Create (directCalls.generateWrapped) needs.
+func (b *Backend) HasDirectGenerate() bool { return b.mod.direct != nil && b.mod.direct.canGenerate() }

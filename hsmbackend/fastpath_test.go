@@ -30,31 +30,35 @@ func TestGenerateSecretSHA256(t *testing.T) {
 		{name: "generic-65", spec: hsmbackend.SecretSpec{Kind: hsmbackend.GenericSecret, Bits: 520}},
 		{name: "bad", spec: hsmbackend.SecretSpec{Kind: hsmbackend.AES, Bits: 64}, wantErr: hsmbackend.ErrInvalidSpec},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w, sum, err := b.GenerateSecretSHA256(ctx, tt.spec)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("GenerateSecretSHA256(%+v): %v, want %v", tt.spec, err, tt.wantErr)
+	for _, viaMiekg := range generatePaths(t, b) {
+		before := countSessionKeys(t, b)
+		for _, tt := range tests {
+			t.Run(pathName(viaMiekg)+"/"+tt.name, func(t *testing.T) {
+				w, sum, err := b.GenerateSecretSHA256(ctx, tt.spec)
+				if tt.wantErr != nil {
+					if !errors.Is(err, tt.wantErr) {
+						t.Fatalf("GenerateSecretSHA256(%+v): %v, want %v", tt.spec, err, tt.wantErr)
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("GenerateSecretSHA256(%+v): %v", tt.spec, err)
-			}
-			plain, err := b.Unwrap(ctx, w)
-			if err != nil {
-				t.Fatalf("Unwrap: %v", err)
-			}
-			defer clear(plain)
-			want := sha256.Sum256(plain)
-			if sum == nil {
-				t.Fatal("SoftHSM digested nothing")
-			}
-			if !bytes.Equal(sum, want[:]) {
-				t.Errorf("digest %x, want SHA-256 of the unwrapped value %x", sum, want)
-			}
-		})
+				if err != nil {
+					t.Fatalf("GenerateSecretSHA256(%+v): %v", tt.spec, err)
+				}
+				plain, err := b.Unwrap(ctx, w)
+				if err != nil {
+					t.Fatalf("Unwrap: %v", err)
+				}
+				defer clear(plain)
+				want := sha256.Sum256(plain)
+				if sum == nil {
+					t.Fatal("SoftHSM digested nothing")
+				}
+				if !bytes.Equal(sum, want[:]) {
+					t.Errorf("digest %x, want SHA-256 of the unwrapped value %x", sum, want)
+				}
+			})
+		}
+		checkNoTemporaryKeys(t, b, before)
 	}
 }
 

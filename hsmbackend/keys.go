@@ -377,6 +377,29 @@ func (b *Backend) generateSecret(ctx context.Context, spec SecretSpec, digest bo
 		sum []byte
 	)
 	err = b.withSession(ctx, op, func(s pkcs11.SessionHandle) error {
+		if g := b.direct(); g != nil && g.canGenerate() {
+			mk, err := b.masterHandle(s, b.master)
+			if err != nil {
+				return fmt.Errorf("hsm: %s: %w", op, err)
+			}
+			valueLen := n
+			if spec.Kind == DES3 {
+				valueLen = 0 // CKM_DES3_KEY_GEN refuses CKA_VALUE_LEN
+			}
+			res, err := g.generateWrapped(s, m, spec.Kind.keyType(), valueLen, pkcs11.CKM_AES_KEY_WRAP_PAD, mk, digest)
+			if res.destroyErr != nil {
+				b.log.Warn("destroy temporary key failed", "token", b.label, "error", res.destroyErr)
+			}
+			switch {
+			case err != nil && res.wrapFailed:
+				return fmt.Errorf("hsm: %s: %w", op, ckrError("wrap", err, nil))
+			case err != nil:
+				return opError(op, err)
+			}
+			w = Wrapped{MasterKey: b.master, Mechanism: MechanismAESKeyWrapPad, Blob: res.blob, Len: n}
+			sum = res.sum
+			return nil
+		}
 		h, err := b.p.GenerateKey(s, mech(m), tmpl)
 		if err != nil {
 			return opError(op, err)

@@ -43,43 +43,47 @@ func TestGenerateSecret(t *testing.T) {
 		{spec: hsmbackend.SecretSpec{Kind: hsmbackend.RSA, Bits: 2048}, wantErr: hsmbackend.ErrInvalidSpec},
 		{spec: hsmbackend.SecretSpec{}, wantErr: hsmbackend.ErrInvalidSpec},
 	}
-	for _, tt := range tests {
-		t.Run(tt.spec.Kind.String(), func(t *testing.T) {
-			w, err := b.GenerateSecret(ctx, tt.spec)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("GenerateSecret(%+v): %v, want %v", tt.spec, err, tt.wantErr)
+	for _, viaMiekg := range generatePaths(t, b) {
+		before := countSessionKeys(t, b)
+		for _, tt := range tests {
+			t.Run(pathName(viaMiekg)+"/"+tt.spec.Kind.String(), func(t *testing.T) {
+				w, err := b.GenerateSecret(ctx, tt.spec)
+				if tt.wantErr != nil {
+					if !errors.Is(err, tt.wantErr) {
+						t.Fatalf("GenerateSecret(%+v): %v, want %v", tt.spec, err, tt.wantErr)
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("GenerateSecret(%+v): %v", tt.spec, err)
-			}
-			if w.Len != tt.wantLen || w.Mechanism != hsmbackend.MechanismAESKeyWrapPad || w.MasterKey != b.MasterKeyLabel() {
-				t.Errorf("Wrapped = {%q %q len %d}, want len %d", w.MasterKey, w.Mechanism, w.Len, tt.wantLen)
-			}
-			pt, err := b.Unwrap(ctx, w)
-			if err != nil {
-				t.Fatalf("Unwrap: %v", err)
-			}
-			if len(pt) != tt.wantLen {
-				t.Errorf("unwrapped %d bytes, want %d", len(pt), tt.wantLen)
-			}
-			if len(pt) >= 8 && bytes.Contains(w.Blob, pt) {
-				t.Error("blob contains the key")
-			}
-			w2, err := b.GenerateSecret(ctx, tt.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pt2, err := b.Unwrap(ctx, w2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(pt) >= 8 && bytes.Equal(pt, pt2) {
-				t.Error("two generated keys are equal")
-			}
-		})
+				if err != nil {
+					t.Fatalf("GenerateSecret(%+v): %v", tt.spec, err)
+				}
+				if w.Len != tt.wantLen || w.Mechanism != hsmbackend.MechanismAESKeyWrapPad || w.MasterKey != b.MasterKeyLabel() {
+					t.Errorf("Wrapped = {%q %q len %d}, want len %d", w.MasterKey, w.Mechanism, w.Len, tt.wantLen)
+				}
+				pt, err := b.Unwrap(ctx, w)
+				if err != nil {
+					t.Fatalf("Unwrap: %v", err)
+				}
+				if len(pt) != tt.wantLen {
+					t.Errorf("unwrapped %d bytes, want %d", len(pt), tt.wantLen)
+				}
+				if len(pt) >= 8 && bytes.Contains(w.Blob, pt) {
+					t.Error("blob contains the key")
+				}
+				w2, err := b.GenerateSecret(ctx, tt.spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pt2, err := b.Unwrap(ctx, w2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(pt) >= 8 && bytes.Equal(pt, pt2) {
+					t.Error("two generated keys are equal")
+				}
+			})
+		}
+		checkNoTemporaryKeys(t, b, before)
 	}
 }
 
@@ -501,5 +505,44 @@ func BenchmarkUnwrapAES256(b *testing.B) {
 			b.Fatal(err)
 		}
 		clear(pt)
+	}
+}
+
+// generatePaths lists the two ways a Backend generates a secret key, for
+// a loop that sets b.UseMiekgOnly to each in turn: the one cgo call of
+// direct.go, which SoftHSM must offer, and miekg/pkcs11.
+func generatePaths(t *testing.T, b *hsmbackend.Backend) []bool {
+	t.Helper()
+	if !b.HasDirectGenerate() {
+		t.Fatal("SoftHSM exports C_GenerateKey, C_WrapKey, C_Digest* and C_DestroyObject, yet the direct path is off")
+	}
+	t.Cleanup(func() { b.UseMiekgOnly(false) })
+	b.UseMiekgOnly(false)
+	return []bool{false, true}
+}
+
+// pathName names a generatePaths entry in subtest names.
+func pathName(viaMiekg bool) string {
+	if viaMiekg {
+		return "miekg"
+	}
+	return "direct"
+}
+
+func countSessionKeys(t *testing.T, b *hsmbackend.Backend) int {
+	t.Helper()
+	n, err := b.CountSessionSecretKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkNoTemporaryKeys fails if more session keys exist than before: a
+// generated key's session object must be destroyed once wrapped.
+func checkNoTemporaryKeys(t *testing.T, b *hsmbackend.Backend, before int) {
+	t.Helper()
+	if n := countSessionKeys(t, b); n != before {
+		t.Errorf("%d session secret keys after generating, %d before: a temporary key was left behind", n, before)
 	}
 }

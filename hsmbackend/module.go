@@ -43,10 +43,11 @@ type module struct {
 	// logins counts the Backends per slot and the MAC of the PIN they use;
 	// guarded by registry.mu.
 	logins map[uint]*login
-	// direct is the module's AES-GCM entry points called without
-	// miekg/pkcs11 (direct.go), nil when the module does not export them.
+	// direct is the module's entry points called without miekg/pkcs11
+	// for AES-GCM and Create (direct.go), nil when the module does not
+	// export them.
 	// Set before the module is shared, read-only after.
-	direct *directGCM
+	direct *directCalls
 }
 
 type login struct {
@@ -98,7 +99,7 @@ func acquireModule(path string) (*module, error) {
 			return nil, fmt.Errorf("%w: %s: C_Initialize: %w", ErrModuleLoad, canon, err)
 		}
 	}
-	m := &module{path: canon, ctx: ctx, refs: 1, finalize: finalize, logins: map[uint]*login{}, direct: openDirectGCM(canon)}
+	m := &module{path: canon, ctx: ctx, refs: 1, finalize: finalize, logins: map[uint]*login{}, direct: openDirect(canon)}
 	registry.modules[canon] = m
 	return m, nil
 }
