@@ -356,17 +356,17 @@ func (b *Backend) generateSecret(ctx context.Context, spec SecretSpec, digest bo
 	if err != nil {
 		return Wrapped{}, nil, fmt.Errorf("hsm: %s: %w", op, err)
 	}
+	// valueLen is the template's CKA_VALUE_LEN, 0 for none.
 	var m uint
-	tmpl := extractableSessionKey(pkcs11.CKO_SECRET_KEY, spec.Kind.keyType())
+	valueLen := n
 	switch spec.Kind {
 	case AES:
 		m = pkcs11.CKM_AES_KEY_GEN
-		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, n))
 	case DES3:
-		m = pkcs11.CKM_DES3_KEY_GEN // length is implied
+		m = pkcs11.CKM_DES3_KEY_GEN
+		valueLen = 0 // implied by the mechanism, which refuses CKA_VALUE_LEN
 	case GenericSecret:
 		m = pkcs11.CKM_GENERIC_SECRET_KEY_GEN
-		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, n))
 	default:
 		// spec.bytes refused it already; kept so a new kind cannot slip
 		// through with mechanism 0 (CKM_RSA_PKCS_KEY_PAIR_GEN).
@@ -382,10 +382,6 @@ func (b *Backend) generateSecret(ctx context.Context, spec SecretSpec, digest bo
 			if err != nil {
 				return fmt.Errorf("hsm: %s: %w", op, err)
 			}
-			valueLen := n
-			if spec.Kind == DES3 {
-				valueLen = 0 // CKM_DES3_KEY_GEN refuses CKA_VALUE_LEN
-			}
 			res, err := g.generateWrapped(s, m, spec.Kind.keyType(), valueLen, pkcs11.CKM_AES_KEY_WRAP_PAD, mk, digest)
 			if res.destroyErr != nil {
 				b.log.Warn("destroy temporary key failed", "token", b.label, "error", res.destroyErr)
@@ -399,6 +395,10 @@ func (b *Backend) generateSecret(ctx context.Context, spec SecretSpec, digest bo
 			w = Wrapped{MasterKey: b.master, Mechanism: MechanismAESKeyWrapPad, Blob: res.blob, Len: n}
 			sum = res.sum
 			return nil
+		}
+		tmpl := extractableSessionKey(pkcs11.CKO_SECRET_KEY, spec.Kind.keyType())
+		if valueLen > 0 {
+			tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, valueLen))
 		}
 		h, err := b.p.GenerateKey(s, mech(m), tmpl)
 		if err != nil {
