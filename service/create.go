@@ -693,7 +693,7 @@ func mergeKeyPairAttributes(common, specific []kmip.Attribute) []kmip.Attribute 
 
 // pairSpec maps Create Key Pair's algorithm and length (or Recommended
 // Curve) to an HSM key-pair specification, with the length to record.
-func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, kmip.CryptographicAlgorithm, int32, error) {
+func pairSpec(req *kmip.Request, attrs []kmip.Attribute, maxRSABits int32) (hsmbackend.PairSpec, kmip.CryptographicAlgorithm, int32, error) {
 	a, ok := crEnumAttr(attrs, attrCryptoAlgorithm)
 	if !ok {
 		// KMIP 1.4 Table 168: Cryptographic Algorithm is REQUIRED.
@@ -706,8 +706,9 @@ func pairSpec(req *kmip.Request, attrs []kmip.Attribute) (hsmbackend.PairSpec, k
 		if !haveBits {
 			bits = 2048
 		}
-		if bits < hsmbackend.MinRSABits || bits > hsmbackend.MaxRSABits || bits%8 != 0 {
-			return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "RSA keys of %d bits are not supported", bits)
+		if bits < hsmbackend.MinRSABits || bits > maxRSABits || bits%8 != 0 {
+			return hsmbackend.PairSpec{}, 0, 0, crBadValue(req, "RSA keys of %d bits are not supported: this server generates multiples of 8 from %d to %d bits",
+				bits, hsmbackend.MinRSABits, maxRSABits)
 		}
 		return hsmbackend.PairSpec{Kind: hsmbackend.RSA, Bits: int(bits)}, alg, bits, nil
 	case kmip.CryptographicAlgorithmEC, kmip.CryptographicAlgorithmECDSA, kmip.CryptographicAlgorithmECDH, kmip.CryptographicAlgorithmECMQV:
@@ -847,7 +848,7 @@ func (s *Service) keyPairAttrs(ctx context.Context, req *kmip.Request, fields ma
 // (not yet stored), linked to each other (KMIP 1.4 §4.2: Public Key Link
 // on the private key, Private Key Link on the public key).
 func (s *Service) crGeneratePair(ctx context.Context, req *kmip.Request, privAttrs, pubAttrs []kmip.Attribute, now time.Time) (priv, pub *objects.Object, err error) {
-	spec, alg, bits, err := pairSpec(req, privAttrs)
+	spec, alg, bits, err := pairSpec(req, privAttrs, s.maxRSABits)
 	if err != nil {
 		return nil, nil, err
 	}

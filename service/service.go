@@ -43,6 +43,8 @@ type Service struct {
 	storageMask    kmip.ProtectionStorageMask
 	interop        bool // the Interop test-control operation is registered (interop.go)
 	tickets        *ticketStore
+	// maxRSABits bounds the RSA key pairs the HSM is asked to generate.
+	maxRSABits int32
 }
 
 var _ kmip.Handler = (*Service)(nil)
@@ -52,6 +54,22 @@ type Option func(*Service)
 
 // WithStore sets the object store.
 func WithStore(st objects.Store) Option { return func(s *Service) { s.store = st } }
+
+// DefaultMaxRSABits is the largest RSA key pair generated unless
+// WithMaxRSABits says otherwise: the largest size of the KMIP profiles and
+// test vectors. SoftHSM takes about 20 s for an 8192-bit pair, holding an
+// HSM session all the while, so a client allowed Create Key Pair could
+// otherwise tie up the session pool with a handful of requests.
+const DefaultMaxRSABits = 4096
+
+// WithMaxRSABits sets the largest RSA key pair Create Key Pair and Re-key
+// Key Pair generate, from hsmbackend.MinRSABits to hsmbackend.MaxRSABits
+// (values outside are clamped). Registered RSA keys are not affected.
+func WithMaxRSABits(bits int) Option {
+	return func(s *Service) {
+		s.maxRSABits = int32(min(max(bits, hsmbackend.MinRSABits), hsmbackend.MaxRSABits))
+	}
+}
 
 // WithHSM sets the HSM backend.
 func WithHSM(b *hsmbackend.Backend) Option { return func(s *Service) { s.hsm = b } }
@@ -92,6 +110,7 @@ func New(opts ...Option) *Service {
 		mux:            kmip.NewServeMux(),
 		keyCacheConfig: KeyCacheConfig{MaxEntries: DefaultKeyCacheEntries, TTL: DefaultKeyCacheTTL},
 		storageMask:    kmip.ProtectionStorageMaskSoftware,
+		maxRSABits:     DefaultMaxRSABits,
 	}
 	for _, o := range opts {
 		o(s)

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmipd/kmipd/audit"
+	"github.com/kmipd/kmipd/hsmbackend"
 	"github.com/kmipd/kmipd/service"
 )
 
@@ -40,6 +41,7 @@ var configKeys = []configKey{
 	{"master-key-label", "kmipd-master-v1", "label of the HSM master wrapping key"},
 	{"key-cache-entries", "1024", "unwrapped keys kept in the HSM for cryptographic operations (0 disables the cache)"},
 	{"key-cache-ttl", "5m", "how long an unwrapped key stays cached (0 disables the cache)"},
+	{"max-rsa-bits", "4096", "largest RSA key pair generated, 2048 to 8192 (SoftHSM takes about 20 s for 8192 bits, holding an HSM session)"},
 	{"max-connections", "1024", "concurrent client connections"},
 	{"handshake-timeout", "10s", "TLS handshake time limit"},
 	{"read-timeout", "30s", "time to read a message once it has started"},
@@ -92,6 +94,7 @@ type Config struct {
 	MasterKeyLabel            string
 	KeyCacheEntries           int
 	KeyCacheTTL               time.Duration
+	MaxRSABits                int
 	MaxConnections            int
 	HandshakeTimeout          time.Duration
 	ReadTimeout               time.Duration
@@ -232,6 +235,13 @@ func buildConfig(s map[string]setting) (*Config, error) {
 		}
 		return b
 	}
+	rsaBits := func(k string) int {
+		n, err := strconv.Atoi(str(k))
+		if err != nil || n < 2048 || n > hsmbackend.MaxRSABits || n%8 != 0 {
+			errs = append(errs, configError(k, s[k], fmt.Sprintf("%q is not a key size from 2048 to %d bits", str(k), hsmbackend.MaxRSABits), "write 2048, 3072 or 4096 (or up to 8192, a multiple of 8)"))
+		}
+		return n
+	}
 	auditSync := func(k string) service.AuditSync {
 		a, err := service.ParseAuditSync(str(k))
 		if err != nil {
@@ -261,6 +271,7 @@ func buildConfig(s map[string]setting) (*Config, error) {
 		MasterKeyLabel:        str("master-key-label"),
 		KeyCacheEntries:       nonNegative("key-cache-entries"),
 		KeyCacheTTL:           nonNegativeDur("key-cache-ttl"),
+		MaxRSABits:            rsaBits("max-rsa-bits"),
 		MaxConnections:        num("max-connections"),
 		HandshakeTimeout:      dur("handshake-timeout"),
 		ReadTimeout:           dur("read-timeout"),

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,7 +176,7 @@ func TestBuildConfig(t *testing.T) {
 	}
 	if cfg.ReadTimeout != 30*time.Second || cfg.IdleTimeout != 5*time.Minute || cfg.MaxConnections != 1024 ||
 		cfg.MaxMessageSize != 1<<20 || cfg.AllowClientWithoutEKU || cfg.Listen != "0.0.0.0:5696" ||
-		cfg.AuditSync != service.AuditSyncWrites || cfg.AuditSyncDelay != 10*time.Millisecond {
+		cfg.AuditSync != service.AuditSyncWrites || cfg.AuditSyncDelay != 10*time.Millisecond || cfg.MaxRSABits != service.DefaultMaxRSABits {
 		t.Errorf("defaults: %+v", cfg)
 	}
 
@@ -206,6 +207,11 @@ func TestBuildConfig(t *testing.T) {
 		{"audit-sync-delay", "0s", []string{"config key audit-sync-delay", "(0, 1s]"}},
 		{"audit-sync-delay", "2s", []string{"config key audit-sync-delay", "(0, 1s]"}},
 		{"audit-sync-delay", "250ms", nil},
+		{"max-rsa-bits", "1024", []string{"config key max-rsa-bits", "from 2048 to 8192 bits"}},
+		{"max-rsa-bits", "16384", []string{"config key max-rsa-bits", "from 2048 to 8192 bits"}},
+		{"max-rsa-bits", "4100", []string{"config key max-rsa-bits"}},
+		{"max-rsa-bits", "big", []string{"config key max-rsa-bits"}},
+		{"max-rsa-bits", "8192", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -218,7 +224,8 @@ func TestBuildConfig(t *testing.T) {
 				}
 				if tt.key == "tls-allow-client-without-eku" && !cfg.AllowClientWithoutEKU || tt.key == "db" && cfg.DB != tt.value ||
 					tt.key == "audit-sync" && cfg.AuditSync.String() != tt.value ||
-					tt.key == "audit-sync-delay" && cfg.AuditSyncDelay.String() != tt.value {
+					tt.key == "audit-sync-delay" && cfg.AuditSyncDelay.String() != tt.value ||
+					tt.key == "max-rsa-bits" && strconv.Itoa(cfg.MaxRSABits) != tt.value {
 					t.Errorf("config %+v", cfg)
 				}
 				return

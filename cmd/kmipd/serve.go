@@ -193,6 +193,7 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 		service.WithLogger(log.Named("service")),
 		service.WithProtectionStorageMask(storageMaskFor(cfg)),
 		service.WithKeyCache(service.KeyCacheConfig{MaxEntries: cfg.KeyCacheEntries, TTL: cfg.KeyCacheTTL}),
+		service.WithMaxRSABits(cfg.MaxRSABits),
 	}
 	if cfg.InteropTesting {
 		opts = append(opts, service.WithInteropTesting())
