@@ -115,13 +115,14 @@ type Certificate struct {
 // structure Decode does not handle gives ErrUnsupported, and other broken
 // input ErrMalformed. Decode clears every buffer of its own that held
 // plaintext key material or derived keys, also when it fails; the returned
-// PrivateKey is the caller's to clear.
-func Decode(data []byte, password string) (*Contents, error) {
+// PrivateKey is the caller's to clear. The password is a byte slice so that
+// the caller can clear it too (a string cannot be); Decode does not keep it.
+func Decode(data []byte, password []byte) (*Contents, error) {
 	return decodeWithLimits(data, password, defaultWorkLimits)
 }
 
 // decodeWithLimits is Decode with the work limits given.
-func decodeWithLimits(data []byte, password string, limits workLimits) (*Contents, error) {
+func decodeWithLimits(data []byte, password []byte, limits workLimits) (*Contents, error) {
 	if len(data) > maxDecodeSize {
 		return nil, fmt.Errorf("%w: %d bytes is more than the %d a PKCS#12 file may have", ErrMalformed, len(data), maxDecodeSize)
 	}
@@ -145,7 +146,7 @@ func decodeWithLimits(data []byte, password string, limits workLimits) (*Content
 
 // decoder holds the state of one Decode.
 type decoder struct {
-	password        string // UTF-8, for PBES2 (RFC 8018)
+	password        []byte // UTF-8, for PBES2 (RFC 8018); the caller's, not to be kept
 	bmpPass         []byte // BMPString form, for the MAC and the RFC 7292 Appendix C PBEs
 	macVerified     bool   // a verified MAC makes later structural errors malformed input, not a wrong password
 	limits          workLimits
@@ -290,7 +291,7 @@ func (d *decoder) verifyMAC(macDER, authSafe []byte) error {
 		return fmt.Errorf("%w: macData: a %d-byte MAC for a %d-byte hash", ErrMalformed, len(m.Mac.Digest), size)
 	}
 	candidates := [][]byte{d.bmpPass}
-	if d.password == "" {
+	if len(d.password) == 0 {
 		candidates = append(candidates, []byte{})
 	}
 	for _, pass := range candidates {

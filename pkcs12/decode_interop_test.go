@@ -109,12 +109,12 @@ func TestDecodeOpenSSL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Decode(data, tc.password)
+			got, err := Decode(data, []byte(tc.password))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
 			checkDecodedChain(t, got, "alias", "alias", "the CA")
-			if _, err := Decode(data, tc.password+"x"); !errors.Is(err, ErrPassword) {
+			if _, err := Decode(data, []byte(tc.password+"x")); !errors.Is(err, ErrPassword) {
 				t.Errorf("wrong password: error = %v, want ErrPassword", err)
 			}
 		})
@@ -168,13 +168,13 @@ func TestDecodePython(t *testing.T) {
 			if err != nil {
 				t.Fatalf("serialize_key_and_certificates: %v: %s", err, lastLine(stderr.String()))
 			}
-			got, err := Decode(data, tc.password)
+			got, err := Decode(data, []byte(tc.password))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
 			checkDecodedChain(t, got, "alias", "alias", "the CA")
 			if tc.mode != "none" {
-				if _, err := Decode(data, tc.password+"x"); !errors.Is(err, ErrPassword) {
+				if _, err := Decode(data, []byte(tc.password+"x")); !errors.Is(err, ErrPassword) {
 					t.Errorf("wrong password: error = %v, want ErrPassword", err)
 				}
 			}

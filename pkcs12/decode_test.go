@@ -90,11 +90,11 @@ func TestDecodeRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pfx, err := Encode(rand.Reader, tc.key, tc.certs, tc.password, tc.opts)
+			pfx, err := Encode(rand.Reader, tc.key, tc.certs, []byte(tc.password), tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Decode(pfx, tc.password)
+			got, err := Decode(pfx, []byte(tc.password))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -110,7 +110,7 @@ func TestDecodeKMIPVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Decode(data, "password")
+	got, err := Decode(data, []byte("password"))
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
 	}
@@ -315,7 +315,7 @@ func sha256MAC(pass []byte) *testMAC {
 func TestDecodeLeafOrder(t *testing.T) {
 	c := chain(t)
 	_, otherCert := ecChain(t)
-	bmp, err := bmpPassword("pw")
+	bmp, err := bmpPassword([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestDecodeLeafOrder(t *testing.T) {
 				infos: []contentInfo{safeContentsCI(t, tc.bags[:half]...), safeContentsCI(t, tc.bags[half:]...)},
 				mac:   sha256MAC(bmp),
 			}.build(t)
-			got, err := Decode(file, "pw")
+			got, err := Decode(file, []byte("pw"))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -395,7 +395,7 @@ func TestDecodeEmptyPassword(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			file := testPFX{infos: []contentInfo{bags}, mac: &testMAC{pass: tc.pass, iterations: 3, hashOID: oidSHA1, newHash: sha1.New}}.build(t)
-			_, err := Decode(file, tc.password)
+			_, err := Decode(file, []byte(tc.password))
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 				t.Fatalf("Decode error = %v, want %v", err, tc.wantErr)
 			}
@@ -409,7 +409,7 @@ func TestDecodeEmptyPassword(t *testing.T) {
 // which the padding catches only most of the time, deterministic to check.
 func TestDecodeWrongPassword(t *testing.T) {
 	c := chain(t)
-	encoded, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf, c.ca}, "right", Options{Iterations: 1})
+	encoded, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf, c.ca}, []byte("right"), Options{Iterations: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,14 +429,14 @@ func TestDecodeWrongPassword(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := Decode(tc.file, tc.password); err != nil {
+			if _, err := Decode(tc.file, []byte(tc.password)); err != nil {
 				t.Fatalf("right password: %v", err)
 			}
 			for _, wrong := range []string{"", "wrong", "Right", "password1", "a", "b", "c", "d", "e", "f", "g", "h"} {
 				if wrong == tc.password {
 					continue
 				}
-				if _, err := Decode(tc.file, wrong); !errors.Is(err, ErrPassword) {
+				if _, err := Decode(tc.file, []byte(wrong)); !errors.Is(err, ErrPassword) {
 					t.Errorf("password %q: error = %v, want ErrPassword", wrong, err)
 				}
 			}
@@ -447,11 +447,11 @@ func TestDecodeWrongPassword(t *testing.T) {
 // TestDecodeMalformed checks inputs that are no PKCS#12 file.
 func TestDecodeMalformed(t *testing.T) {
 	c := chain(t)
-	encoded, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf}, "pw", Options{Iterations: 1})
+	encoded, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf}, []byte("pw"), Options{Iterations: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bmp, err := bmpPassword("pw")
+	bmp, err := bmpPassword([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Decode(tc.file, "pw")
+			got, err := Decode(tc.file, []byte("pw"))
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("Decode error = %v, want ErrMalformed", err)
 			}
@@ -505,14 +505,14 @@ func mustAttribute(t *testing.T, id asn1.ObjectIdentifier, v any) attribute {
 // never panic, and every error must wrap one of the three sentinels.
 func TestDecodeGarbled(t *testing.T) {
 	c := chain(t)
-	encoded, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf}, "pw", Options{Iterations: 1})
+	encoded, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf}, []byte("pw"), Options{Iterations: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range encoded {
 		garbled := bytes.Clone(encoded)
 		garbled[i] ^= 0xa5
-		_, err := Decode(garbled, "pw")
+		_, err := Decode(garbled, []byte("pw"))
 		if err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrPassword) {
 			t.Errorf("byte %d garbled: error %v wraps no sentinel", i, err)
 		}
@@ -522,7 +522,7 @@ func TestDecodeGarbled(t *testing.T) {
 // TestDecodeUnsupported checks files Decode refuses with ErrUnsupported.
 func TestDecodeUnsupported(t *testing.T) {
 	c := chain(t)
-	bmp, err := bmpPassword("pw")
+	bmp, err := bmpPassword([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +583,7 @@ func TestDecodeUnsupported(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode(tc.file, "pw")
+			_, err := Decode(tc.file, []byte("pw"))
 			if !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("Decode error = %v, want ErrUnsupported", err)
 			}
@@ -636,14 +636,14 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(vector)
 	key, cert := ecChain(f)
-	encoded, err := Encode(rand.Reader, key, [][]byte{cert}, "password", Options{Iterations: 1})
+	encoded, err := Encode(rand.Reader, key, [][]byte{cert}, []byte("password"), Options{Iterations: 1})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(encoded)
 	f.Add(stripMAC(f, encoded))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := decodeWithLimits(data, "password", workLimits{maxIterations: 4096, iterationBudget: 3 * 4096})
+		got, err := decodeWithLimits(data, []byte("password"), workLimits{maxIterations: 4096, iterationBudget: 3 * 4096})
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrPassword) {
 				t.Fatalf("error %v wraps no sentinel", err)
@@ -669,7 +669,7 @@ func FuzzDecode(f *testing.F) {
 // hmacWithSHA1), with an explicit keyLength, with other PRFs.
 func TestDecodePBES2Parameters(t *testing.T) {
 	c := chain(t)
-	bmp, err := bmpPassword("pw")
+	bmp, err := bmpPassword([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -718,7 +718,7 @@ func TestDecodePBES2Parameters(t *testing.T) {
 			})
 			file := testPFX{infos: []contentInfo{safeContentsCI(t, shroudedBagOf(t, oidPBES2, params, ct))}, mac: sha256MAC(bmp)}.build(t)
 
-			got, err := Decode(file, "pw")
+			got, err := Decode(file, []byte("pw"))
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Decode error = %v, want %v", err, tc.wantErr)
@@ -745,7 +745,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.Fatal(err)
 	}
 	key, cert := ecChain(b)
-	encoded, err := Encode(rand.Reader, key, [][]byte{cert}, "password", Options{})
+	encoded, err := Encode(rand.Reader, key, [][]byte{cert}, []byte("password"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -755,7 +755,7 @@ func BenchmarkDecode(b *testing.B) {
 	}{{"KMIP vector", vector}, {"Encode default", encoded}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := Decode(bc.file, "password"); err != nil {
+				if _, err := Decode(bc.file, []byte("password")); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Diversifier IDs of the PKCS#12 KDF (RFC 7292 Appendix B.3): the same
@@ -27,13 +28,11 @@ const (
 // password and both derivations must see the same characters.
 //
 // The caller owns the result and must clear it.
-func bmpPassword(password string) ([]byte, error) {
-	if err := checkBMP(password); err != nil {
+func bmpPassword(password []byte) ([]byte, error) {
+	out, err := appendBMP(make([]byte, 0, 2*len(password)+2), password)
+	if err != nil {
+		clear(out)
 		return nil, fmt.Errorf("%w: %w", ErrPassword, err)
-	}
-	out := make([]byte, 0, 2*len(password)+2)
-	for _, r := range password {
-		out = append(out, byte(r>>8), byte(r)) //nolint:gosec // G115: checkBMP keeps r below 0x10000, two bytes exactly
 	}
 	return append(out, 0, 0), nil
 }
@@ -41,34 +40,30 @@ func bmpPassword(password string) ([]byte, error) {
 // bmpString returns s as the contents of an ASN.1 BMPString (UTF-16BE
 // without a terminator), for the friendlyName attribute (RFC 2985 §5.5.1).
 func bmpString(s string) ([]byte, error) {
-	if err := checkBMP(s); err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, 2*len(s))
-	for _, r := range s {
-		out = append(out, byte(r>>8), byte(r)) //nolint:gosec // G115: checkBMP keeps r below 0x10000, two bytes exactly
-	}
-	return out, nil
+	return appendBMP(make([]byte, 0, 2*len(s)), []byte(s))
 }
 
-// checkBMP reports whether s is valid UTF-8 made only of non-NUL characters
-// of the Basic Multilingual Plane. Valid UTF-8 never encodes a surrogate, so
-// every accepted rune maps to exactly one UTF-16 code unit.
-func checkBMP(s string) error {
+// appendBMP appends s, UTF-8, to dst as UTF-16BE. s must be valid UTF-8 made
+// only of non-NUL characters of the Basic Multilingual Plane; valid UTF-8
+// never encodes a surrogate, so every accepted rune maps to exactly one
+// UTF-16 code unit.
+func appendBMP(dst, s []byte) ([]byte, error) {
 	// The messages say neither which character nor where: s may be a
 	// password, and errors reach clients and logs.
-	if !utf8.ValidString(s) {
-		return errors.New("not valid UTF-8")
-	}
-	for _, r := range s {
+	for len(s) > 0 {
+		r, size := utf8.DecodeRune(s)
 		switch {
+		case r == utf8.RuneError && size <= 1:
+			return dst, errors.New("not valid UTF-8")
 		case r == 0:
-			return errors.New("contains a NUL character")
+			return dst, errors.New("contains a NUL character")
 		case r > 0xFFFF:
-			return errors.New("contains a character outside the Basic Multilingual Plane, which a PKCS#12 BMPString cannot hold (RFC 7292 Appendix B.1)")
+			return dst, errors.New("contains a character outside the Basic Multilingual Plane, which a PKCS#12 BMPString cannot hold (RFC 7292 Appendix B.1)")
 		}
+		dst = append(dst, byte(r>>8), byte(r)) //nolint:gosec // G115: checked above: r is below 0x10000, two bytes exactly
+		s = s[size:]
 	}
-	return nil
+	return dst, nil
 }
 
 // pkcs12KDF derives size bytes with the PKCS#12 key derivation function of
@@ -153,4 +148,13 @@ func addOneAndB(block, b []byte) {
 		block[i] = byte(sum) //nolint:gosec // G115: the low byte of the sum, by design; the rest is the carry
 		carry = sum >> 8
 	}
+}
+
+// passwordView is password as a string for crypto/pbkdf2, which takes one,
+// without the copy a conversion would make: that copy would be a string
+// holding the password that nobody could clear. The view aliases password,
+// so it is valid only while the caller keeps password unchanged, and
+// pbkdf2.Key does not keep it.
+func passwordView(password []byte) string {
+	return unsafe.String(unsafe.SliceData(password), len(password)) //nolint:gosec // G103: a view for the one pbkdf2.Key call, see above
 }

@@ -219,7 +219,7 @@ func (d *decoder) pbkdf2Key(paramsDER []byte, keySize int, what string) ([]byte,
 	if err := d.spendIterations(params.IterationCount, what+": PBKDF2"); err != nil {
 		return nil, err
 	}
-	key, err := pbkdf2.Key(newHash, d.password, params.Salt.Bytes, params.IterationCount, keySize)
+	key, err := pbkdf2.Key(newHash, passwordView(d.password), params.Salt.Bytes, params.IterationCount, keySize)
 	if err != nil {
 		// crypto/pbkdf2 refuses only in FIPS 140-only mode (short
 		// password or salt); the file is fine, this process will not.

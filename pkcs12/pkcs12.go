@@ -156,9 +156,10 @@ type Options struct {
 // characters of the Basic Multilingual Plane; it may be empty. rand supplies
 // the salts and the IV; nil means crypto/rand.Reader.
 //
-// Encode does not keep privateKeyPKCS8, and clears every buffer of its own
-// that held key material or derived keys.
-func Encode(rand io.Reader, privateKeyPKCS8 []byte, certs [][]byte, password string, opts Options) ([]byte, error) {
+// Encode keeps neither privateKeyPKCS8 nor password (a byte slice so that
+// the caller can clear it), and clears every buffer of its own that held
+// key material or derived keys.
+func Encode(rand io.Reader, privateKeyPKCS8 []byte, certs [][]byte, password []byte, opts Options) ([]byte, error) {
 	iterations, friendlyName, err := resolveOptions(opts)
 	if err != nil {
 		return nil, err
@@ -316,7 +317,7 @@ func certificatesContentInfo(certs [][]byte, leafAttrs []attribute) (contentInfo
 // key as a pkcs8ShroudedKeyBag (RFC 7292 §4.2.2). The bag needs no outer
 // encryption: its content is already encrypted, and it sits in a data
 // ContentInfo just as OpenSSL writes it.
-func keyContentInfo(rand io.Reader, privateKeyPKCS8 []byte, password string, iterations int, attrs []attribute) (contentInfo, error) {
+func keyContentInfo(rand io.Reader, privateKeyPKCS8 []byte, password []byte, iterations int, attrs []attribute) (contentInfo, error) {
 	shrouded, err := encryptPrivateKey(rand, privateKeyPKCS8, password, iterations)
 	if err != nil {
 		return contentInfo{}, err
@@ -334,7 +335,7 @@ func keyContentInfo(rand io.Reader, privateKeyPKCS8 []byte, password string, ite
 // which encrypts the key in CBC mode with PKCS#7 padding (RFC 8018 §6.2.1
 // step 4). PBES2 takes the password as an octet string; OpenSSL and
 // cryptography pass UTF-8, unlike the BMPString of the PKCS#12 KDF.
-func encryptPrivateKey(rand io.Reader, privateKeyPKCS8 []byte, password string, iterations int) ([]byte, error) {
+func encryptPrivateKey(rand io.Reader, privateKeyPKCS8 []byte, password []byte, iterations int) ([]byte, error) {
 	salt := make([]byte, saltSize)
 	iv := make([]byte, aes.BlockSize)
 	if _, err := io.ReadFull(rand, salt); err != nil {
@@ -343,7 +344,7 @@ func encryptPrivateKey(rand io.Reader, privateKeyPKCS8 []byte, password string, 
 	if _, err := io.ReadFull(rand, iv); err != nil {
 		return nil, fmt.Errorf("pkcs12: read AES IV from the random source: %w", err)
 	}
-	key, err := pbkdf2.Key(sha256.New, password, salt, iterations, aes256Size)
+	key, err := pbkdf2.Key(sha256.New, passwordView(password), salt, iterations, aes256Size)
 	if err != nil {
 		return nil, fmt.Errorf("pkcs12: derive key-encryption key with PBKDF2: %w", err)
 	}

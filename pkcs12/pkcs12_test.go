@@ -83,7 +83,7 @@ func TestKDFKnownAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pass, err := bmpPassword(tc.password)
+			pass, err := bmpPassword([]byte(tc.password))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestBMPPassword(t *testing.T) {
 		{password: "\xff", errText: "UTF-8"},
 	}
 	for _, tc := range tests {
-		got, err := bmpPassword(tc.password)
+		got, err := bmpPassword([]byte(tc.password))
 		if tc.errText != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.errText) || !errors.Is(err, ErrPassword) {
 				t.Errorf("bmpPassword(%q) error = %v, want ErrPassword mentioning %q", tc.password, err, tc.errText)
@@ -274,7 +274,7 @@ func TestPythonLoads(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pfx, err := Encode(rand.Reader, c.keyPKCS8, tc.certs, tc.password, tc.opts)
+			pfx, err := Encode(rand.Reader, c.keyPKCS8, tc.certs, []byte(tc.password), tc.opts)
 			if err != nil {
 				t.Fatalf("Encode: %v", err)
 			}
@@ -303,7 +303,7 @@ func TestPythonLoads(t *testing.T) {
 func TestPythonRejects(t *testing.T) {
 	python := requirePythonCryptography(t)
 	c := chain(t)
-	pfx, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf, c.ca}, "right", Options{})
+	pfx, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf, c.ca}, []byte("right"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestOpenSSLReads(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pfx, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf, c.ca}, tc.password, tc.opts)
+			pfx, err := Encode(rand.Reader, c.keyPKCS8, [][]byte{c.leaf, c.ca}, []byte(tc.password), tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -472,7 +472,7 @@ func TestEncodeRefuses(t *testing.T) {
 			if tc.useRand {
 				r = tc.rand
 			}
-			pfx, err := Encode(r, tc.key, tc.certs, tc.password, tc.opts)
+			pfx, err := Encode(r, tc.key, tc.certs, []byte(tc.password), tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.errText) {
 				t.Fatalf("Encode error = %v, want one mentioning %q", err, tc.errText)
 			}
@@ -487,7 +487,7 @@ func TestEncodeRefuses(t *testing.T) {
 // accepted; 10,000,000 is too slow to run, so only 1 is encoded.
 func TestEncodeBoundaryIterations(t *testing.T) {
 	c := chain(t)
-	if _, err := Encode(rand.Reader, c.keyPKCS8, nil, "p", Options{Iterations: 1}); err != nil {
+	if _, err := Encode(rand.Reader, c.keyPKCS8, nil, []byte("p"), Options{Iterations: 1}); err != nil {
 		t.Fatalf("Encode with 1 iteration: %v", err)
 	}
 	if n, _, err := resolveOptions(Options{Iterations: 10_000_000}); err != nil || n != 10_000_000 {

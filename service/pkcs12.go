@@ -48,7 +48,7 @@ func (s *Service) crGetPKCS12(ctx context.Context, req *kmip.Request, o *objects
 	if a, ok := o.Attr(attrPKCS12FriendlyName); ok && a.Value.Type == ttlv.TypeTextString {
 		opts.FriendlyName = a.Value.Text()
 	}
-	p12, err := pkcs12.Encode(rand.Reader, plain, chain, string(password), opts)
+	p12, err := pkcs12.Encode(rand.Reader, plain, chain, password, opts)
 	switch {
 	case errors.Is(err, pkcs12.ErrPassword):
 		return ttlv.Value{}, badPKCS12Password(req, "the password of private key %s cannot protect a PKCS#12 file: %v", o.ID, err)

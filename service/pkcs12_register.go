@@ -123,7 +123,7 @@ func (s *Service) openPKCS12(ctx context.Context, req *kmip.Request, key *object
 		return nil, err
 	}
 	defer clear(password)
-	contents, err := pkcs12.Decode(container, string(password))
+	contents, err := pkcs12.Decode(container, password)
 	switch {
 	case errors.Is(err, pkcs12.ErrPassword):
 		return nil, badPKCS12Password(req, "the PKCS#12 container does not open with the password of the linked Secret Data")

@@ -28,7 +28,7 @@ func newPKCS12Import(t testing.TB, password, friendlyName string) *pkcs12Import 
 	im := &pkcs12Import{}
 	im.keyDER, im.leafDER, im.caDER = pkcs12KeyAndChain(t)
 	var err error
-	im.container, err = pkcs12.Encode(rand.Reader, im.keyDER, [][]byte{im.leafDER, im.caDER}, password, pkcs12.Options{FriendlyName: friendlyName})
+	im.container, err = pkcs12.Encode(rand.Reader, im.keyDER, [][]byte{im.leafDER, im.caDER}, []byte(password), pkcs12.Options{FriendlyName: friendlyName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestRegisterPKCS12(t *testing.T) {
 				if out.Type == ttlv.TypeStructure {
 					out, _ = out.Child(kmip.TagKeyMaterial)
 				}
-				c, err := pkcs12.Decode(out.Bytes(), pkcs12TestPassword)
+				c, err := pkcs12.Decode(out.Bytes(), []byte(pkcs12TestPassword))
 				if err != nil {
 					t.Fatalf("the container Get returns does not open: %v", err)
 				}
