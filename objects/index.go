@@ -49,9 +49,9 @@ func isCustom(name string) bool {
 // The index. Every entry of every index lives in one bucket, under its
 // index's one-byte kind, so that the entries a Create adds (some ten, one
 // per index) share the branch pages near the root: each bbolt commit
-// rewrites, and fsyncs, every page on the path to every leaf it changed,
-// and with a bucket per index one AES key cost 37 page writes in a store of
-// 10,000 objects, 28 of them for the index (see TestCommitPages).
+// rewrites, and fsyncs, every page on the path to every leaf it changed;
+// with a bucket per index (schema 1) that path began at each bucket's own
+// root. See TestCommitPages for what a Create writes.
 //
 // Every key ends with the object's 8-byte creation sequence number, so
 // entries for one value come out in creation order and two objects never
