@@ -46,6 +46,13 @@ func migrate(db *bolt.DB) error {
 	if v == schemaVersion {
 		return nil
 	}
+	if v == 1 {
+		// Before the one transaction below, which then only drops the
+		// old buckets (see migrateV1).
+		if err := buildIndex(db, migrateChunk); err != nil {
+			return fmt.Errorf("migrate schema 1 to 2: %w", err)
+		}
+	}
 	return db.Update(func(tx *bolt.Tx) error {
 		v, err := readSchema(tx) // again: another opener may have won
 		if err != nil {
@@ -93,10 +100,14 @@ func migrateV0(tx *bolt.Tx) error {
 	return reindex(tx)
 }
 
-// migrateV1 merges schema 1's bucket per index into the one index bucket
-// (see bucketIndex), dropping the Owner index on the way: it drops the old
-// buckets and rebuilds the index from the records.
+// migrateV1 finishes the merge of schema 1's bucket per index into the
+// one index bucket (see bucketIndex), which buildIndex has filled before
+// this transaction (or, from schema 0, reindex in migrateV0): it drops the
+// old buckets, the Owner index among them.
 func migrateV1(tx *bolt.Tx) error {
+	if tx.Bucket(bucketIndex) == nil {
+		return fmt.Errorf("bucket %s was not built", bucketIndex)
+	}
 	for _, name := range legacyIndexBuckets {
 		if tx.Bucket(name) == nil {
 			continue
@@ -105,7 +116,92 @@ func migrateV1(tx *bolt.Tx) error {
 			return fmt.Errorf("drop bucket %s: %w", name, err)
 		}
 	}
-	return reindex(tx)
+	return nil
+}
+
+// migrateChunk is how many records each transaction of buildIndex reads.
+// It bounds the memory an upgrade needs, whatever the store's size: one
+// transaction for all of a store of 100,000 keys took 350-380 MB of heap,
+// chunks of 10,000 at most 42 MB.
+var migrateChunk = 10_000
+
+// buildIndex fills the index bucket from the records of a schema 1 store,
+// chunk records per transaction, each chunk's entries put in key order (see
+// reindex for why). The schema stays 1 until migrateV1's transaction, and
+// schema 1 knows nothing of this bucket, so an upgrade cut short leaves a
+// store that the older kmipd still opens and this one starts again: the
+// bucket is dropped first. The creation order (seq) is the same in both
+// schemas and stays as it is.
+func buildIndex(db *bolt.DB, chunk int) error {
+	err := db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketIndex) != nil {
+			if err := tx.DeleteBucket(bucketIndex); err != nil {
+				return fmt.Errorf("drop the index of an upgrade cut short: %w", err)
+			}
+		}
+		_, err := tx.CreateBucket(bucketIndex)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var after []byte // the last record indexed
+	for done := false; !done; {
+		err := db.Update(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketObjects).Cursor()
+			k, v := c.First()
+			if after != nil {
+				if k, v = c.Seek(after); bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			var entries []indexEntryOf
+			for n := 0; k != nil && n < chunk; n++ {
+				o, err := decodeRecord(bytes.Clone(v))
+				if err != nil {
+					return fmt.Errorf("object %q: %w", k, err)
+				}
+				if string(k) != o.ID {
+					return fmt.Errorf("object %q: record says %q: %w", k, o.ID, errBadRecord)
+				}
+				entries = appendIndexEntries(entries, o)
+				after = bytes.Clone(k)
+				k, v = c.Next()
+			}
+			done = k == nil
+			index := tx.Bucket(bucketIndex)
+			index.FillPercent = fillIndex
+			return putSorted(index, entries)
+		})
+		if err != nil {
+			return fmt.Errorf("build the index: %w", err)
+		}
+	}
+	return nil
+}
+
+// indexEntryOf is an index key and the identifier it maps to.
+type indexEntryOf struct{ key, id []byte }
+
+// appendIndexEntries appends o's index entries.
+func appendIndexEntries(dst []indexEntryOf, o *Object) []indexEntryOf {
+	id := []byte(o.ID)
+	for _, e := range indexEntries(o) {
+		dst = append(dst, indexEntryOf{e.key, id})
+	}
+	return dst
+}
+
+// putSorted puts entries into b in key order, each put then an append to
+// the node it lands in (see reindex).
+func putSorted(b *bolt.Bucket, entries []indexEntryOf) error {
+	slices.SortFunc(entries, func(x, y indexEntryOf) int { return bytes.Compare(x.key, y.key) })
+	for _, e := range entries {
+		if err := b.Put(e.key, e.id); err != nil {
+			return fmt.Errorf("object %q: %w", e.id, err)
+		}
+	}
+	return nil
 }
 
 // allDerivedBuckets are the buckets reindex rebuilds from the records.
@@ -133,18 +229,14 @@ func reindex(tx *bolt.Tx) error {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	type entry struct{ key, id []byte }
 	var (
-		seqEntries, indexEntriesAll []entry
+		seqEntries, indexEntriesAll []indexEntryOf
 		unsequenced                 []*Object // records to number, and rewrite
 		maxSeq                      uint64
 	)
 	add := func(o *Object) {
-		id := []byte(o.ID)
-		seqEntries = append(seqEntries, entry{seqKey(o.seq), id})
-		for _, e := range indexEntries(o) {
-			indexEntriesAll = append(indexEntriesAll, entry{e.key, id})
-		}
+		seqEntries = append(seqEntries, indexEntryOf{seqKey(o.seq), []byte(o.ID)})
+		indexEntriesAll = appendIndexEntries(indexEntriesAll, o)
 	}
 	objs := tx.Bucket(bucketObjects)
 	err := objs.ForEach(func(k, v []byte) error {
@@ -181,21 +273,12 @@ func reindex(tx *bolt.Tx) error {
 		}
 		add(o)
 	}
-	put := func(b *bolt.Bucket, entries []entry) error {
-		slices.SortFunc(entries, func(x, y entry) int { return bytes.Compare(x.key, y.key) })
-		for _, e := range entries {
-			if err := b.Put(e.key, e.id); err != nil {
-				return fmt.Errorf("object %q: %w", e.id, err)
-			}
-		}
-		return nil
-	}
 	seqs, index := tx.Bucket(bucketSeq), tx.Bucket(bucketIndex)
 	seqs.FillPercent, index.FillPercent = fillSeq, fillIndex
-	if err := put(seqs, seqEntries); err != nil {
+	if err := putSorted(seqs, seqEntries); err != nil {
 		return err
 	}
-	if err := put(index, indexEntriesAll); err != nil {
+	if err := putSorted(index, indexEntriesAll); err != nil {
 		return err
 	}
 	return seqs.SetSequence(maxSeq)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -90,10 +91,11 @@ func TestMigrateV0(t *testing.T) {
 	}
 }
 
-// A schema 1 file: a bucket per index, the Owner among them, with one
-// stale entry that no record explains. Open must drop those buckets and
-// build the one index bucket from the records.
-func TestMigrateV1(t *testing.T) {
+// writeV1 writes a schema 1 file of two keys: a bucket per index, the
+// Owner among them, each with a stale entry that no record explains, and
+// a half-built index bucket as an upgrade cut short leaves it.
+func writeV1(t *testing.T) string {
+	t.Helper()
 	var fixture []*Object
 	for i, name := range []string{"first", "second"} {
 		o := newKey("v1-"+name, nameAttr(name), groupAttr("legacy"), algAttr(algAES))
@@ -127,7 +129,7 @@ func TestMigrateV1(t *testing.T) {
 		if err := seqs.SetSequence(2); err != nil {
 			return err
 		}
-		for _, name := range legacyIndexBuckets {
+		for _, name := range append(slices.Clone(legacyIndexBuckets), bucketIndex) {
 			b, err := tx.CreateBucket(name)
 			if err != nil {
 				return err
@@ -138,6 +140,15 @@ func TestMigrateV1(t *testing.T) {
 		}
 		return nil
 	})
+	return path
+}
+
+// Open upgrades a schema 1 file: it drops the old buckets and builds the
+// one index bucket from the records, in chunks (here of one record).
+func TestMigrateV1(t *testing.T) {
+	defer func(n int) { migrateChunk = n }(migrateChunk)
+	migrateChunk = 1
+	path := writeV1(t)
 
 	s, err := Open(path, testOptions)
 	if err != nil {
@@ -163,6 +174,43 @@ func TestMigrateV1(t *testing.T) {
 	mustCreate(t, s, newKey("after"))
 	if ids, _ := s.Locate(ctx, Query{}); len(ids) != 3 || ids[0] != "after" {
 		t.Errorf("new object not newest after migration: %v", ids)
+	}
+}
+
+// An upgrade cut short after the index was built, before the schema was
+// raised: the file is still schema 1 with its old buckets, which the older
+// kmipd reads, and the next Open finishes the upgrade.
+func TestMigrateV1Interrupted(t *testing.T) {
+	path := writeV1(t)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := buildIndex(db, 1); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		if v, _ := readSchema(tx); v != 1 {
+			t.Errorf("schema %d after the index was built, want still 1", v)
+		}
+		for _, name := range legacyIndexBuckets {
+			if tx.Bucket(name) == nil {
+				t.Errorf("bucket %s is gone before the schema was raised", name)
+			}
+		}
+		return nil
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkConsistent(t, s)
+	if ids, err := s.Locate(context.Background(), Query{Filters: []Filter{Equals(attrName, ttlv.Text(0, "first"))}}); err != nil || !equalIDs(ids, []string{"v1-first"}) {
+		t.Errorf("Locate by name after the upgrade = %v, %v", ids, err)
 	}
 }
 
