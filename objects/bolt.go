@@ -29,12 +29,17 @@ type Options struct {
 
 	// MaxBatchSize caps the writes sharing one commit (see groupCommit), so
 	// that under a flood of writes one transaction cannot grow without
-	// bound. Zero means 1000, bbolt's default for the same cap.
+	// bound. Zero means 256.
 	MaxBatchSize int
 }
 
-// defaultMaxBatchSize is MaxBatchSize when Options leaves it zero.
-const defaultMaxBatchSize = 1000
+// defaultMaxBatchSize is MaxBatchSize when Options leaves it zero. bbolt
+// splits pages only at commit, so in a young store, whose index is still
+// one page, a batch's index entries all go into one growing node at ten
+// places, each put shifting what follows: 256 creates commit in 27 ms on
+// an empty store, 1,000 (bbolt's own default cap) took 340 ms. 256 writes
+// already share one fsync; more buys nothing.
+const defaultMaxBatchSize = 256
 
 // BoltStore is a Store in one bbolt file.
 type BoltStore struct {
