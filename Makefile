@@ -11,6 +11,9 @@ OPS      ?=
 REPS     ?=
 PAIRS    ?=
 LOCATE_KEYS ?=
+AB_BASE  ?=
+AB_OP    ?= create
+AB_CONNS ?= 16
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 GOVULNCHECK   ?= $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4
 BENCHSTAT     ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
@@ -20,7 +23,7 @@ BENCHSTAT     ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009
 SOFTHSM_MODULE ?= $(firstword $(wildcard /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so))
 TEST_ENV = KMIPD_REQUIRE_HSM=1 KMIPD_TEST_PKCS11_MODULE=$(SOFTHSM_MODULE)
 
-.PHONY: all build run test test-short race fuzz bench bench-server benchcmp lint deps vet vuln generate cover certs conformance clean
+.PHONY: all build run test test-short race fuzz bench bench-server ab-server benchcmp lint deps vet vuln generate cover certs conformance clean
 
 all: lint test build
 
@@ -55,6 +58,13 @@ bench:
 # the table, PAIRS interleaved pairs of SoftHSM and kmipd Encrypt windows.
 bench-server:
 	DURATION=$(DURATION) CONNS=$(CONNS) OPS=$(OPS) REPS=$(REPS) PAIRS=$(PAIRS) LOCATE_KEYS=$(LOCATE_KEYS) HSMLIMIT=$(HSMLIMIT) scripts/bench-server.sh
+
+# ab-server AB_BASE=<git ref>: that version against the working tree on one
+# operation (AB_OP, AB_CONNS), in PAIRS (default 5) interleaved pairs of
+# fresh servers.
+ab-server:
+	@test -n "$(AB_BASE)" || { echo "make ab-server: AB_BASE is not set; give a git ref, e.g. make ab-server AB_BASE=HEAD~3" >&2; exit 2; }
+	OP=$(AB_OP) CONNS=$(AB_CONNS) PAIRS=$(or $(PAIRS),5) DURATION=$(DURATION) scripts/ab-server.sh $(AB_BASE)
 
 # benchcmp BASE=<git ref>: benchstat of BASE against the working tree.
 benchcmp:
