@@ -15,20 +15,29 @@ import (
 	"github.com/kmipd/kmipd/ttlv"
 )
 
-// seed stores n objects named "name-<i>", in transactions of 500, which
-// is much faster than n Creates and gives the same file. (Not in one: bbolt
-// splits pages only at commit, and one transaction's entries, landing all
-// over the one index bucket, would shift a single growing node; see
-// reindex.)
+// seed stores n objects named "name-<i>"; see seedObjects.
 func seed(b *testing.B, s *BoltStore, n int) {
+	b.Helper()
+	seedObjects(b, s, n, func(i int) *Object {
+		o := newKey(fmt.Sprintf("id-%d", i), nameAttr(fmt.Sprintf("name-%d", i)), algAttr(algAES),
+			groupAttr(fmt.Sprintf("group-%d", i%10)),
+			kmip.Attribute{Name: "Cryptographic Length", Value: ttlv.Int(kmip.TagCryptographicLength, 256)})
+		o.Created, o.Updated, o.Revision = now(), now(), 1
+		return o
+	})
+}
+
+// seedObjects stores n objects made by object(i), in transactions of 500,
+// which is much faster than n Creates and gives the same file. (Not in
+// one: bbolt splits pages only at commit, and one transaction's entries,
+// landing all over the one index bucket, would shift a single growing
+// node; see reindex.)
+func seedObjects(b *testing.B, s *BoltStore, n int, object func(i int) *Object) {
 	b.Helper()
 	for start := 0; start < n; start += 500 {
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i := start; i < min(start+500, n); i++ {
-				o := newKey(fmt.Sprintf("id-%d", i), nameAttr(fmt.Sprintf("name-%d", i)), algAttr(algAES),
-					groupAttr(fmt.Sprintf("group-%d", i%10)),
-					kmip.Attribute{Name: "Cryptographic Length", Value: ttlv.Int(kmip.TagCryptographicLength, 256)})
-				o.Created, o.Updated, o.Revision = now(), now(), 1
+				o := object(i)
 				seq, err := tx.Bucket(bucketSeq).NextSequence()
 				if err != nil {
 					return err
@@ -173,26 +182,10 @@ func BenchmarkDecodeRecord(b *testing.B) {
 	}
 }
 
-// seedAES stores n aesKey objects "aes-<i>" in one transaction.
+// seedAES stores n aesKey objects "aes-<i>".
 func seedAES(b *testing.B, s *BoltStore, n int) {
 	b.Helper()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		for i := range n {
-			o := aesKey(fmt.Sprintf("aes-%d", i))
-			seq, err := tx.Bucket(bucketSeq).NextSequence()
-			if err != nil {
-				return err
-			}
-			o.seq = seq
-			if err := putObject(tx, o, encodeRecord(o), nil, true); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	seedObjects(b, s, n, func(i int) *Object { return aesKey(fmt.Sprintf("aes-%d", i)) })
 }
 
 // BenchmarkGetAESKey: Get of a typical AES-256 key among 1,000, the call
@@ -264,34 +257,12 @@ func BenchmarkMigrateV1(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		err = db.Update(func(tx *bolt.Tx) error {
-			meta, err := tx.CreateBucket(bucketMeta)
-			if err != nil {
-				return err
-			}
-			if err := meta.Put(keySchema, []byte{0, 0, 0, 1}); err != nil {
-				return err
-			}
-			objs, err := tx.CreateBucket(bucketObjects)
-			if err != nil {
-				return err
-			}
-			seqs, err := tx.CreateBucket(bucketSeq)
-			if err != nil {
-				return err
-			}
-			for i := range n {
-				o := aesKey(fmt.Sprintf("0197a000-0000-7000-8000-%012d", i))
-				o.seq = uint64(i + 1)
-				if err := objs.Put([]byte(o.ID), encodeRecordV1(o)); err != nil {
-					return err
-				}
-				if err := seqs.Put(seqKey(o.seq), []byte(o.ID)); err != nil {
-					return err
-				}
-			}
-			return seqs.SetSequence(n)
-		})
+		objs := make([]*Object, n)
+		for i := range objs {
+			objs[i] = aesKey(fmt.Sprintf("0197a000-0000-7000-8000-%012d", i))
+			objs[i].seq = uint64(i + 1)
+		}
+		err = db.Update(func(tx *bolt.Tx) error { return fillV1(tx, objs, encodeRecordV1) })
 		if err == nil {
 			err = db.Close()
 		}

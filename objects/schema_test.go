@@ -103,30 +103,7 @@ func writeV1(t *testing.T) string {
 		fixture = append(fixture, o)
 	}
 	path := writeRaw(t, func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucket(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if err := meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, 1)); err != nil {
-			return err
-		}
-		objs, err := tx.CreateBucket(bucketObjects)
-		if err != nil {
-			return err
-		}
-		seqs, err := tx.CreateBucket(bucketSeq)
-		if err != nil {
-			return err
-		}
-		for _, o := range fixture {
-			if err := objs.Put([]byte(o.ID), encodeRecord(o)); err != nil {
-				return err
-			}
-			if err := seqs.Put(seqKey(o.seq), []byte(o.ID)); err != nil {
-				return err
-			}
-		}
-		if err := seqs.SetSequence(2); err != nil {
+		if err := fillV1(tx, fixture, encodeRecord); err != nil {
 			return err
 		}
 		for _, name := range append(slices.Clone(legacyIndexBuckets), bucketIndex) {
@@ -141,6 +118,38 @@ func writeV1(t *testing.T) string {
 		return nil
 	})
 	return path
+}
+
+// fillV1 writes the buckets a schema 1 file shares with schema 2: the
+// schema version, objs' records (with encode, and their seq), and the
+// creation order.
+func fillV1(tx *bolt.Tx, objs []*Object, encode func(*Object) []byte) error {
+	meta, err := tx.CreateBucket(bucketMeta)
+	if err != nil {
+		return err
+	}
+	if err := meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, 1)); err != nil {
+		return err
+	}
+	records, err := tx.CreateBucket(bucketObjects)
+	if err != nil {
+		return err
+	}
+	seqs, err := tx.CreateBucket(bucketSeq)
+	if err != nil {
+		return err
+	}
+	var last uint64
+	for _, o := range objs {
+		if err := records.Put([]byte(o.ID), encode(o)); err != nil {
+			return err
+		}
+		if err := seqs.Put(seqKey(o.seq), []byte(o.ID)); err != nil {
+			return err
+		}
+		last = max(last, o.seq)
+	}
+	return seqs.SetSequence(last)
 }
 
 // Open upgrades a schema 1 file: it drops the old buckets and builds the

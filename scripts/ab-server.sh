@@ -23,9 +23,10 @@ PORT=${PORT:-15697}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
-server_pid=
+# shellcheck source=scripts/devserver.sh
+. "$root/scripts/devserver.sh"
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	stop_dev_server
 	git -C "$root" worktree remove --force "$work/src-base" 2>/dev/null || true
 	git -C "$root" worktree remove --force "$work/src-new" 2>/dev/null || true
 	rm -rf "$work"
@@ -49,29 +50,10 @@ build "$NEW" "$work/new"
 # measure BIN: ops/s of OP against a fresh server of BIN.
 measure() {
 	local dir="$work/dev-$RANDOM"
-	"$1" dev --data-dir "$dir" --listen "127.0.0.1:$PORT" --log-level warn >"$work/server.log" 2>&1 &
-	server_pid=$!
-	local certs="$dir/certs"
-	bench() {
-		"$work/new" bench --addr "127.0.0.1:$PORT" --ca "$certs/ca.pem" --cert "$certs/client.pem" \
-			--key "$certs/client-key.pem" --server-name localhost "$@"
-	}
-	for _ in $(seq 1 100); do
-		if [ -f "$certs/client-key.pem" ] && bench --ops get --connections 1 --duration 100ms >/dev/null 2>&1; then
-			break
-		fi
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "ab-server: kmipd dev of $1 did not start:" >&2
-			cat "$work/server.log" >&2
-			exit 1
-		fi
-		sleep 0.2
-	done
-	bench --ops "$OP" --connections "$CONNS" --duration "$DURATION" 2>/dev/null | awk -v op="$OP" '$1 == op { print $3 }'
-	kill "$server_pid"
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-	rm -rf "$dir"
+	start_dev_server "$1" "$work/new" "$dir" "$PORT"
+	dev_bench --ops "$OP" --connections "$CONNS" --duration "$DURATION" 2>/dev/null | awk -v op="$OP" '$1 == op { print $3 }'
+	stop_dev_server
+	rm -rf "$dir" "$dir.log"
 }
 
 echo "== $OP at $CONNS connections, $PAIRS pairs of $DURATION windows: ${BASE} against ${NEW:-the working tree}"

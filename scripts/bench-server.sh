@@ -36,9 +36,10 @@ PORT=${PORT:-15696}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
-server_pid=
+# shellcheck source=scripts/devserver.sh
+. "$root/scripts/devserver.sh"
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	stop_dev_server
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,24 +53,8 @@ if [ -n "${HSMLIMIT:-}" ]; then
 	echo
 fi
 
-"$work/kmipd" dev --data-dir "$work/dev" --listen "127.0.0.1:$PORT" --log-level warn >"$work/server.log" 2>&1 &
-server_pid=$!
-certs="$work/dev/certs"
-bench() {
-	"$work/kmipd" bench --addr "127.0.0.1:$PORT" --ca "$certs/ca.pem" --cert "$certs/client.pem" \
-		--key "$certs/client-key.pem" --server-name localhost "$@"
-}
-for _ in $(seq 1 100); do
-	if [ -f "$certs/client-key.pem" ] && bench --ops get --connections 1 --duration 100ms >/dev/null 2>&1; then
-		break
-	fi
-	if ! kill -0 "$server_pid" 2>/dev/null; then
-		echo "bench-server: kmipd dev did not start:" >&2
-		cat "$work/server.log" >&2
-		exit 1
-	fi
-	sleep 0.2
-done
+start_dev_server "$work/kmipd" "$work/kmipd" "$work/dev" "$PORT"
+bench() { dev_bench "$@"; }
 
 if [ "$OPS" != none ]; then
 	echo "== kmipd bench ($(nproc) cores, client and server on this machine)"
