@@ -127,19 +127,20 @@ func encodeAttribute(a kmip.Attribute) ttlv.Value {
 // the compact form, or "" if t cannot stand alone: it is not an
 // attribute's own tag, or the tag does not name one attribute both ways
 // (Vendor Attribute's tag, Attribute, is the 1.x wrapper of all of them).
-func compactName(t ttlv.Tag) string {
-	if t == tagAttribute {
-		return ""
+func compactName(t ttlv.Tag) string { return compactNames[t] }
+
+// compactNames maps the tags that can stand alone to their attribute's
+// name, built once: every record encoded or decoded asks for each of its
+// attributes.
+var compactNames = func() map[ttlv.Tag]string {
+	m := map[ttlv.Tag]string{}
+	for _, a := range kmip.Attributes() {
+		if byTag, ok := kmip.AttributeByTag(a.Tag); ok && byTag.Name == a.Name {
+			m[a.Tag] = a.Name
+		}
 	}
-	info, ok := kmip.AttributeByTag(t)
-	if !ok {
-		return ""
-	}
-	if back, ok := kmip.AttributeByName(info.Name); !ok || back.Tag != t {
-		return ""
-	}
-	return info.Name
-}
+	return m
+}()
 
 // decodeAttribute reads an attribute that encodeAttribute wrote; in format
 // 1 every attribute has the full form, with its index.
