@@ -183,3 +183,32 @@ func (s *FileSink) LastRecord() ([]byte, error) {
 	}
 	return buf[i+1 : n-1], nil
 }
+
+// Tail returns up to the last max bytes of the log, starting at a record's
+// first byte (a record cut by the limit is left out).
+func (s *FileSink) Tail(maxBytes int64) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("audit: read %s: %w", s.path, fs.ErrClosed)
+	}
+	n := min(s.size, max(maxBytes, 0))
+	if n == s.size {
+		buf := make([]byte, n)
+		if _, err := s.f.ReadAt(buf, 0); err != nil {
+			return nil, fmt.Errorf("audit: read %s: %w", s.path, err)
+		}
+		return buf, nil
+	}
+	// One byte more, before the window: the window starts with a whole
+	// record exactly when that byte ends the record before it.
+	buf := make([]byte, n+1)
+	if _, err := s.f.ReadAt(buf, s.size-n-1); err != nil {
+		return nil, fmt.Errorf("audit: read %s: %w", s.path, err)
+	}
+	i := bytes.IndexByte(buf, '\n')
+	if i < 0 {
+		return nil, nil
+	}
+	return buf[i+1:], nil
+}

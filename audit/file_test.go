@@ -124,3 +124,38 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestFileSinkTail: Tail returns whole records only, the last ones that
+// fit within its bound.
+func TestFileSinkTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	s, err := OpenFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if got, err := s.Tail(100); err != nil || len(got) != 0 {
+		t.Fatalf("Tail of an empty log: %q, %v", got, err)
+	}
+	if err := s.Write(context.Background(), []byte("one\ntwo\nthree\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		max  int64
+		want string
+	}{
+		{100, "one\ntwo\nthree\n"},
+		{14, "one\ntwo\nthree\n"},
+		{13, "two\nthree\n"}, // "ne\n" of the first is cut: left out
+		{10, "two\nthree\n"},
+		{9, "three\n"},
+		{6, "three\n"}, // the cut falls after "\n" of "two": "three\n" is whole
+		{5, ""},        // no whole record fits
+		{0, ""},
+	} {
+		got, err := s.Tail(tt.max)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("Tail(%d) = %q, %v; want %q", tt.max, got, err, tt.want)
+		}
+	}
+}

@@ -577,6 +577,19 @@ func (l *Logger) HMAC(value string) string {
 	return l.keys.hmacValue(value)
 }
 
+// RecentRecords returns up to the last max bytes of the records written so
+// far, whole lines only, when the sink can read them back (a FileSink can);
+// otherwise it returns nil.
+func (l *Logger) RecentRecords(maxBytes int64) ([]byte, error) {
+	t, ok := l.sink.(interface {
+		Tail(maxBytes int64) ([]byte, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	return t.Tail(maxBytes)
+}
+
 // Sync calls the sink's Sync. Log does not need it: records are durable when
 // Log returns.
 func (l *Logger) Sync() error {

@@ -382,10 +382,14 @@ func (s *BoltStore) Apply(ctx context.Context, creates []*Object, changes []Chan
 		written []*Object
 		failed  error
 	)
+	journal := journalOf(ctx)
 	err := s.write(func(tx *bolt.Tx) error {
 		var err error
 		written, failed, err = writeInTx(tx, creates, recs, changes)
-		return err
+		if err != nil || failed != nil {
+			return err
+		}
+		return putJournal(tx, journal)
 	})
 	if err != nil {
 		return fmt.Errorf("write objects: %w", err)
@@ -625,6 +629,7 @@ func (s *BoltStore) Update(ctx context.Context, id string, fn func(o *Object) er
 	// The memo would miss on the new record anyway; forgetting the old one
 	// frees it (and its wrapped material) now.
 	defer s.memo.forget(id)
+	journal := journalOf(ctx)
 	err := s.write(func(tx *bolt.Tx) error {
 		var (
 			written []*Object
@@ -636,7 +641,7 @@ func (s *BoltStore) Update(ctx context.Context, id string, fn func(o *Object) er
 			return err
 		}
 		out = written[0]
-		return nil
+		return putJournal(tx, journal)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update object %q: %w", id, err)
@@ -654,6 +659,7 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	}
 	var failed error
 	defer s.memo.forget(id) // as in Update
+	journal := journalOf(ctx)
 	err := s.write(func(tx *bolt.Tx) error {
 		failed = nil
 		objs := tx.Bucket(bucketObjects)
@@ -676,7 +682,10 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 		if err := tx.Bucket(bucketSeq).Delete(seqKey(o.seq)); err != nil {
 			return err
 		}
-		return objs.Delete([]byte(id))
+		if err := objs.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return putJournal(tx, journal)
 	})
 	if err == nil {
 		err = failed

@@ -22,7 +22,9 @@
 // order, which Locate returns newest first: KMIP 2.0 §6.1.27), a meta bucket
 // holding the schema version, and one index bucket in which every Locate
 // index has its own key prefix (schema 1 had a bucket per index; one bucket
-// lets a commit share the pages near the root among them). Records are
+// lets a commit share the pages near the root among them), and, from schema
+// 3, a journal bucket of the notes callers attach to their writes
+// (WithJournal; journal.go). Records are
 // a version byte followed by a TTLV Structure whose private tags live in the
 // 0x54xxxx extension range (record.go documents them all). Open runs
 // migrate, which upgrades older schemas and refuses newer ones

@@ -12,7 +12,7 @@ import (
 
 // schemaVersion is the layout of buckets and keys this binary writes. Bump
 // it, and append to migrations, whenever the layout changes.
-const schemaVersion = 2
+const schemaVersion = 3
 
 var (
 	bucketMeta    = []byte("meta")    // keySchema -> u32 schema version
@@ -27,6 +27,7 @@ var (
 var migrations = []func(tx *bolt.Tx) error{
 	0: migrateV0,
 	1: migrateV1,
+	2: migrateV2,
 }
 
 // migrate brings db to schemaVersion, or refuses a newer one untouched.

@@ -62,6 +62,14 @@ type Store interface {
 	// NewID returns a fresh Unique Identifier.
 	NewID(ctx context.Context) (string, error)
 
+	// Journal returns the journal entries that writes stored (see
+	// WithJournal) and DeleteJournal has not removed, in ID order.
+	Journal(ctx context.Context) ([]JournalEntry, error)
+
+	// DeleteJournal removes the journal entries with these IDs, durably;
+	// IDs without an entry are ignored.
+	DeleteJournal(ctx context.Context, ids []string) error
+
 	// Backup writes a consistent snapshot of the whole store to w while
 	// the store stays online, and returns the number of bytes written.
 	Backup(ctx context.Context, w io.Writer) (int64, error)

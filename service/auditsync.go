@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/kmipd/kmipd/acl"
 	"github.com/kmipd/kmipd/audit"
 	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/objects"
@@ -17,14 +18,15 @@ import (
 type AuditSync int
 
 const (
-	// AuditSyncWrites fsyncs, before the response, the record of every
-	// request that wrote to the object store (whether or not the write
-	// succeeded), so that an acknowledged change is never durable without
-	// its record. Records of requests that changed nothing stored (Get,
-	// Locate, Encrypt, Sign, a refused request, ...) are written to the log
-	// before the response, so a crash of kmipd cannot lose them, and fsynced
-	// within the audit log's sync delay: a power failure can lose that last
-	// window of them, never a record in the middle of the chain.
+	// AuditSyncWrites writes every record to the log before the response,
+	// so a crash of kmipd cannot lose it, and fsyncs it within the audit
+	// log's sync delay. A power failure can lose that last window of
+	// records, never one in the middle of the chain, and never the record
+	// of a change to the object store: every write of a request stores, in
+	// the same transaction, a journal entry describing the request, which
+	// stands for its record until the log is synced and from which the
+	// next start writes the records a crash lost (journal.go). So a change
+	// is never durable without its record, or without what rebuilds it.
 	AuditSyncWrites AuditSync = iota
 	// AuditSyncAlways fsyncs every record before its response.
 	AuditSyncAlways
@@ -68,6 +70,16 @@ type requestEffects struct {
 	mu      sync.Mutex
 	read    []string // ids read besides the request's own, in order, each once
 	created []string // ids created besides the one the response names first
+
+	// journal is the service's write journal (journal.go), nil when it
+	// keeps none; journalID and entry are this request's entry, the ID
+	// set at its first write.
+	journal   *writeJournal
+	journalID string
+	entry     journalEntry
+	// req and sub are the request and its subject, for the entry.
+	req *kmip.Request
+	sub acl.Subject
 }
 
 // maxAuditedIDs bounds the ids a record lists per kind; "+N" says how many
@@ -77,8 +89,8 @@ const maxAuditedIDs = 16
 // noteRead records that the request read object id, unless it is the one
 // the request names (already the record's object_id).
 func noteRead(ctx context.Context, req *kmip.Request, id string) {
-	w, ok := ctx.Value(requestEffectsKey{}).(*requestEffects)
-	if !ok {
+	w := effectsOf(ctx)
+	if w == nil {
 		return
 	}
 	if own, _ := req.UniqueIdentifier(); own == id {
@@ -93,8 +105,8 @@ func noteRead(ctx context.Context, req *kmip.Request, id string) {
 
 // noteCreated records that the request created the objects objs.
 func noteCreated(ctx context.Context, objs []*objects.Object) {
-	w, ok := ctx.Value(requestEffectsKey{}).(*requestEffects)
-	if !ok || len(objs) == 0 {
+	w := effectsOf(ctx)
+	if w == nil || len(objs) == 0 {
 		return
 	}
 	w.mu.Lock()
@@ -137,19 +149,34 @@ func (w *requestEffects) auditFields(fields map[string]string, primary, own stri
 
 type requestEffectsKey struct{}
 
+// journalEntryID returns the ID of the request's journal entry, or "" if
+// it has none (it wrote nothing, or the service keeps no journal).
+func (w *requestEffects) journalEntryID() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.journalID
+}
+
+// effectsOf returns the record of what ctx's request does, or nil.
+func effectsOf(ctx context.Context) *requestEffects {
+	w, _ := ctx.Value(requestEffectsKey{}).(*requestEffects)
+	return w
+}
+
 // trackRequestEffects returns ctx carrying a fresh record of what its
 // request does: whether it writes to the store, what else it reads and
 // creates.
-func trackRequestEffects(ctx context.Context) (context.Context, *requestEffects) {
-	w := &requestEffects{}
+func trackRequestEffects(ctx context.Context, journal *writeJournal, req *kmip.Request, sub acl.Subject) (context.Context, *requestEffects) {
+	w := &requestEffects{journal: journal, req: req, sub: sub}
 	return context.WithValue(ctx, requestEffectsKey{}, w), w
 }
 
 // markStoreWrite records that ctx's request writes to the store. It marks
 // before the write is tried: a write that fails after reaching the disk
-// must not leave a record that is only written.
+// must not leave a record that is only written, unless its journal entry
+// reached the disk with it (auditDurability).
 func markStoreWrite(ctx context.Context) {
-	if w, ok := ctx.Value(requestEffectsKey{}).(*requestEffects); ok {
+	if w := effectsOf(ctx); w != nil {
 		w.wrote.Store(true)
 	}
 }
@@ -164,6 +191,7 @@ type writeTrackingStore struct{ objects.Store }
 
 func (t writeTrackingStore) Create(ctx context.Context, o *objects.Object) error {
 	markStoreWrite(ctx)
+	ctx = journalContext(ctx, o.ID)
 	if err := t.Store.Create(ctx, o); err != nil {
 		return err
 	}
@@ -173,11 +201,20 @@ func (t writeTrackingStore) Create(ctx context.Context, o *objects.Object) error
 
 func (t writeTrackingStore) Update(ctx context.Context, id string, fn func(o *objects.Object) error) (*objects.Object, error) {
 	markStoreWrite(ctx)
+	ctx = journalContext(ctx, id)
 	return t.Store.Update(ctx, id, fn)
 }
 
 func (t writeTrackingStore) Apply(ctx context.Context, creates []*objects.Object, changes []objects.Change) error {
 	markStoreWrite(ctx)
+	ids := make([]string, 0, len(creates)+len(changes))
+	for _, o := range creates {
+		ids = append(ids, o.ID)
+	}
+	for _, c := range changes {
+		ids = append(ids, c.ID)
+	}
+	ctx = journalContext(ctx, ids...)
 	if err := t.Store.Apply(ctx, creates, changes); err != nil {
 		return err
 	}
@@ -187,13 +224,18 @@ func (t writeTrackingStore) Apply(ctx context.Context, creates []*objects.Object
 
 func (t writeTrackingStore) Delete(ctx context.Context, id string) error {
 	markStoreWrite(ctx)
+	ctx = journalContext(ctx, id)
 	return t.Store.Delete(ctx, id)
 }
 
 // auditDurability is how far the record of a request must go before the
 // response: see AuditSync.
+//
+// The record of a request whose writes carried a journal entry is only
+// written: the store's commit made the entry durable, and the entry stands
+// for the record until the audit log is synced (journal.go).
 func (s *Service) auditDurability(w *requestEffects) audit.Durability {
-	if s.auditSync == AuditSyncAlways || w.wrote.Load() {
+	if s.auditSync == AuditSyncAlways || (w.wrote.Load() && w.journalEntryID() == "") {
 		return audit.Synced
 	}
 	return audit.Written

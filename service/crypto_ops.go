@@ -51,9 +51,12 @@ func (s *Service) KeyCacheStats() KeyCacheStats {
 	return s.crypto.keys.Stats()
 }
 
-// Close releases what the service holds in the HSM (the cached key
-// handles). Call it before closing the HSM backend.
+// Close stops the write journal's pruning after a last prune and releases
+// what the service holds in the HSM (the cached key handles). Call it
+// after the server has stopped, before closing the store, the audit log
+// and the HSM backend.
 func (s *Service) Close(ctx context.Context) {
+	s.stopJournal()
 	if s.crypto != nil {
 		s.crypto.keys.Purge(ctx)
 	}

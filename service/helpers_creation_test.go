@@ -38,6 +38,8 @@ func newCreationEnvWith(t testing.TB, opts ...Option) *creationEnv {
 	e.store, e.path = openTestStore(t)
 	st := e.store
 	e.svc = New(append([]Option{WithStore(st), WithHSM(hsm)}, opts...)...)
+	// Before the store and the HSM close (cleanups run last first).
+	t.Cleanup(func() { e.svc.Close(context.Background()) })
 	return e
 }
 

@@ -2,11 +2,13 @@ package service
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/kmipd/kmipd/audit"
 	"github.com/kmipd/kmipd/hsmbackend/hsmtest"
 	"github.com/kmipd/kmipd/kmip"
+	"github.com/kmipd/kmipd/objects"
 	"github.com/kmipd/kmipd/ttlv"
 )
 
@@ -14,11 +16,18 @@ import (
 type auditRecorder struct {
 	events       []audit.Event
 	durabilities []audit.Durability
+	syncs        int
 }
 
 func (r *auditRecorder) Record(_ context.Context, ev audit.Event, d audit.Durability) error {
 	r.events = append(r.events, ev)
 	r.durabilities = append(r.durabilities, d)
+	return nil
+}
+
+// Sync counts the calls.
+func (r *auditRecorder) Sync() error {
+	r.syncs++
 	return nil
 }
 
@@ -66,20 +75,50 @@ func TestServeKMIPAuditsCorrelation(t *testing.T) {
 	}
 }
 
-// TestAuditDurabilityFollowsStoreWrites: under AuditSyncWrites a request's
-// record is fsynced before the response exactly when the request wrote to
-// the store, including requests that write only sometimes (the first Get
-// of a key clears Fresh); under AuditSyncAlways every record is.
+// TestAuditDurabilityFollowsStoreWrites: under AuditSyncWrites a request
+// that wrote to the store has its record written (not fsynced) and carries
+// a journal entry, stored by the store's commit, whose ID the record names
+// (journal.go); the record of one that wrote nothing is written, without an
+// entry. This holds for requests that write only sometimes (the first Get
+// of a key clears Fresh). Under AuditSyncAlways every record is fsynced
+// and there is no journal.
 func TestAuditDurabilityFollowsStoreWrites(t *testing.T) {
 	for _, policy := range []AuditSync{AuditSyncWrites, AuditSyncAlways} {
 		t.Run(policy.String(), func(t *testing.T) {
 			st, _ := openTestStore(t)
 			rec := &auditRecorder{}
 			svc := New(WithStore(st), WithHSM(hsmtest.New(t)), WithAudit(rec), WithAuditSync(policy))
+			defer svc.Close(context.Background())
 			call := func(op kmip.Operation, fields ...ttlv.Value) (ttlv.Value, error) {
 				return svc.ServeKMIP(context.Background(), &kmip.Request{
 					Version: kmip.V1_4, Operation: op, Payload: ttlv.Struct(kmip.TagRequestPayload, fields...),
 				})
+			}
+			want := audit.Written
+			if policy == AuditSyncAlways {
+				want = audit.Synced
+			}
+			// tried: the request tried to write; stored: it changed
+			// something, so the store holds its entry.
+			check := func(step string, tried, stored bool) {
+				t.Helper()
+				if got := rec.last(t); got != want {
+					t.Errorf("%s: durability %v, want %v", step, got, want)
+				}
+				id := rec.events[len(rec.events)-1].Fields["journal"]
+				if wantID := tried && policy == AuditSyncWrites; (id != "") != wantID {
+					t.Fatalf("%s: journal %q, want one: %v", step, id, wantID)
+				}
+				if id == "" {
+					return
+				}
+				entries, err := st.Journal(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := slices.ContainsFunc(entries, func(e objects.JournalEntry) bool { return e.ID == id }); got != stored {
+					t.Errorf("%s: journal entry %s in the store: %v, want %v", step, id, got, stored)
+				}
 			}
 			created, err := call(kmip.OperationCreate, creationOT(kmip.ObjectTypeSymmetricKey),
 				creationTemplate(kmip.V1_4, creationAlg(kmip.CryptographicAlgorithmAES), creationLen(256),
@@ -87,33 +126,27 @@ func TestAuditDurabilityFollowsStoreWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := rec.last(t); got != audit.Synced {
-				t.Errorf("Create: durability %v, want Synced", got)
-			}
+			check("Create", true, true)
 			uid := creationUID(creationID(t, created))
-			readOnly := audit.Written
-			if policy == AuditSyncAlways {
-				readOnly = audit.Synced
-			}
 			steps := []struct {
 				name   string
 				op     kmip.Operation
 				fields []ttlv.Value
-				want   audit.Durability
+				tried  bool
+				stored bool
 			}{
-				{"Query writes nothing", kmip.OperationQuery, []ttlv.Value{ttlv.Enum(kmip.TagQueryFunction, uint32(kmip.QueryFunctionQueryOperations))}, readOnly},
-				{"first Get clears Fresh", kmip.OperationGet, []ttlv.Value{uid}, audit.Synced},
-				{"second Get writes nothing", kmip.OperationGet, []ttlv.Value{uid}, readOnly},
-				{"Get Attributes writes nothing", kmip.OperationGetAttributes, []ttlv.Value{uid}, readOnly},
-				{"Activate writes", kmip.OperationActivate, []ttlv.Value{uid}, audit.Synced},
-				{"a refused Activate tried to write", kmip.OperationActivate, []ttlv.Value{uid}, audit.Synced},
-				{"Get of an unknown object writes nothing", kmip.OperationGet, []ttlv.Value{ttlv.Text(kmip.TagUniqueIdentifier, "no-such-object")}, readOnly},
+				{"Query writes nothing", kmip.OperationQuery, []ttlv.Value{ttlv.Enum(kmip.TagQueryFunction, uint32(kmip.QueryFunctionQueryOperations))}, false, false},
+				{"first Get clears Fresh", kmip.OperationGet, []ttlv.Value{uid}, true, true},
+				{"second Get writes nothing", kmip.OperationGet, []ttlv.Value{uid}, false, false},
+				{"Get Attributes writes nothing", kmip.OperationGetAttributes, []ttlv.Value{uid}, false, false},
+				{"Activate writes", kmip.OperationActivate, []ttlv.Value{uid}, true, true},
+				// Its record names the entry its write would have stored.
+				{"a refused Activate tried to write", kmip.OperationActivate, []ttlv.Value{uid}, true, false},
+				{"Get of an unknown object writes nothing", kmip.OperationGet, []ttlv.Value{ttlv.Text(kmip.TagUniqueIdentifier, "no-such-object")}, false, false},
 			}
 			for _, step := range steps {
 				call(step.op, step.fields...) //nolint:errcheck // some steps are meant to fail; the record is what is checked
-				if got := rec.last(t); got != step.want {
-					t.Errorf("%s: durability %v, want %v", step.name, got, step.want)
-				}
+				check(step.name, step.tried, step.stored)
 			}
 		})
 	}

@@ -23,6 +23,8 @@ var Version = "0.1.0-dev"
 // d says; *audit.Logger implements it.
 type Auditor interface {
 	Record(ctx context.Context, ev audit.Event, d audit.Durability) error
+	// Sync makes every record written so far durable.
+	Sync() error
 }
 
 // Service answers KMIP operations. Build it with New.
@@ -32,11 +34,14 @@ type Service struct {
 	audit Auditor
 	// auditSync says which records are fsynced before the response.
 	auditSync AuditSync
-	policy    *acl.Policy
-	log       hclog.Logger
-	now       func() time.Time
-	mux       *kmip.ServeMux
-	info      kmip.ServerInfo
+	// journal stands for the records of store writes until they are
+	// synced (journal.go); nil unless AuditSyncWrites with a store.
+	journal *writeJournal
+	policy  *acl.Policy
+	log     hclog.Logger
+	now     func() time.Time
+	mux     *kmip.ServeMux
+	info    kmip.ServerInfo
 
 	keyCacheConfig KeyCacheConfig
 	crypto         *cryptoOps
@@ -117,6 +122,9 @@ func New(opts ...Option) *Service {
 	}
 	if s.store != nil {
 		s.store = writeTrackingStore{s.store}
+		if s.audit != nil && s.auditSync == AuditSyncWrites {
+			s.journal = newWriteJournal(s.now)
+		}
 	}
 	s.info = kmip.ServerInfo{
 		Operations:           s.mux.Operations,
@@ -195,7 +203,7 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 		sub = tk.subject
 	}
 	ctx = context.WithValue(ctx, subjectKey{}, sub)
-	ctx, effects := trackRequestEffects(ctx)
+	ctx, effects := trackRequestEffects(ctx, s.journal, req, sub)
 	dec := s.policy.Decide(sub, req.Operation, nil)
 	var (
 		payload ttlv.Value
@@ -250,11 +258,23 @@ func (s *Service) ServeKMIP(ctx context.Context, req *kmip.Request) (ttlv.Value,
 			ev.Result = "OperationFailed"
 			ev.Reason = kmip.ReasonOf(err).String()
 		}
+		journalID := effects.journalEntryID()
+		if journalID != "" {
+			// RecoverJournal finds the record by it.
+			if ev.Fields == nil {
+				ev.Fields = map[string]string{}
+			}
+			ev.Fields["journal"] = journalID
+		}
 		if aerr := s.audit.Record(ctx, ev, s.auditDurability(effects)); aerr != nil {
 			// Fail closed: an operation that could not be recorded is
-			// not acknowledged as a success.
+			// not acknowledged as a success. A journal entry it left
+			// becomes a record at the next start (RecoverJournal).
 			s.log.Error("audit log write failed; failing the request", "operation", req.Operation.String(), "error", aerr)
 			return ttlv.Value{}, kmip.Errorf(kmip.ResultReasonGeneralFailure, "audit log unavailable")
+		}
+		if journalID != "" {
+			s.journalRecorded(journalID)
 		}
 	}
 	return payload, err

@@ -146,9 +146,12 @@ func TestCrashDurability(t *testing.T) {
 	if len(stored) < len(answered) {
 		t.Errorf("%d keys stored after the restart, %d were answered", len(stored), len(answered))
 	}
-	for _, v := range stored {
+	storedIDs := make([]string, len(stored))
+	for i, v := range stored {
 		checkStoredKey(ctx, t, c, v.Text())
+		storedIDs[i] = v.Text()
 	}
+	checkCreateRecords(t, filepath.Join(dir, "audit.log"), storedIDs)
 
 	out := filepath.Join(t.TempDir(), "snapshot.db")
 	stdout, stderr, code := runKmipdBinary(t, nil, "backup", "--data-dir", dir, "--out", out)
@@ -171,6 +174,36 @@ func TestCrashDurability(t *testing.T) {
 	p.stop(syscall.SIGTERM, crashBudget)
 	if d := time.Since(start); d > crashBudget {
 		t.Errorf("the crash test took %v; its bound is %v", d, crashBudget)
+	}
+}
+
+// checkCreateRecords: the audit log at path holds exactly one Create
+// record for each of ids, the stored keys: none lost to the kill, and none
+// written twice by the restart's journal recovery (service.RecoverJournal,
+// which finds the records a SIGKILL leaves in the page cache).
+func checkCreateRecords(t *testing.T, path string, ids []string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for line := range bytes.Lines(raw) {
+		if !bytes.Contains(line, []byte(`"operation":"Create"`)) {
+			continue
+		}
+		for _, id := range ids {
+			// object_id of a record; objects_written of a recovered one.
+			if bytes.Contains(line, []byte(id)) {
+				count[id]++
+			}
+		}
+	}
+	recovered := bytes.Count(raw, []byte(`"recovered":"write journal"`))
+	for _, id := range ids {
+		if count[id] != 1 {
+			t.Errorf("key %s: %d Create records in the audit log, want 1 (%d recovered records in all)", id, count[id], recovered)
+		}
 	}
 }
 

@@ -200,6 +200,14 @@ func runServer(ctx context.Context, cfg *Config, log hclog.Logger, started func(
 	}
 	svc := service.New(opts...)
 	defer svc.Close(context.Background())
+	// Before serving: records a crash lost, from the store's write journal.
+	recovered, err := svc.RecoverJournal(ctx)
+	if err != nil {
+		return fail(err, "the audit log (config key audit-log) and the database (db) must both be writable")
+	}
+	if recovered > 0 {
+		log.Warn("wrote audit records lost in a crash, from the write journal", "records", recovered)
+	}
 	srv := &kmip.Server{
 		Handler:          svc,
 		HandshakeTimeout: cfg.HandshakeTimeout,
