@@ -296,3 +296,50 @@ func TestOpenTwiceSequentially(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateV2: a schema 2 store (the release before the journal) opens
+// as schema 3 with its objects and an empty journal that writes use.
+func TestMigrateV2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kmipd.db")
+	s, err := Open(path, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, newKey("v2-key"))
+	// Make it what schema 2 wrote: no journal bucket, version 2.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketJournal); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, 2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, testOptions)
+	if err != nil {
+		t.Fatalf("Open v2: %v", err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Get(ctx, "v2-key"); err != nil {
+		t.Errorf("object after migration: %v", err)
+	}
+	if err := s.Create(WithJournal(ctx, "j1", []byte("entry")), newKey("v3-key")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := s.Journal(ctx); err != nil || len(entries) != 1 {
+		t.Errorf("journal after migration: %v, %v", entries, err)
+	}
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if v, err := readSchema(tx); err != nil || v != schemaVersion {
+			t.Errorf("schema after migration: %d, %v; want %d", v, err, schemaVersion)
+		}
+		return nil
+	})
+	checkConsistent(t, s)
+}
