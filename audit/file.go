@@ -184,8 +184,8 @@ func (s *FileSink) LastRecord() ([]byte, error) {
 	return buf[i+1 : n-1], nil
 }
 
-// Tail returns up to the last max bytes of the log, starting at a record's
-// first byte (a record cut by the limit is left out).
+// Tail returns the last records of the log that fit in maxBytes, whole
+// lines only: a record the limit cuts is left out.
 func (s *FileSink) Tail(maxBytes int64) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

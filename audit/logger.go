@@ -577,9 +577,10 @@ func (l *Logger) HMAC(value string) string {
 	return l.keys.hmacValue(value)
 }
 
-// RecentRecords returns up to the last max bytes of the records written so
-// far, whole lines only, when the sink can read them back (a FileSink can);
-// otherwise it returns nil.
+// RecentRecords returns the last records written that fit in maxBytes,
+// whole lines only, when the sink can read them back (a FileSink can);
+// otherwise it returns nil. The service's write journal looks in them for
+// records that a crash may have lost.
 func (l *Logger) RecentRecords(maxBytes int64) ([]byte, error) {
 	t, ok := l.sink.(interface {
 		Tail(maxBytes int64) ([]byte, error)
