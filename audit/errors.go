@@ -18,6 +18,11 @@ var (
 	// verify, and by OpenFileSink for a file that cannot be an audit log.
 	ErrCorrupt = errors.New("audit: log corrupt")
 
+	// ErrTornTail is returned, wrapping ErrCorrupt, for a log whose last
+	// line has no newline: a record cut short, as an append the machine
+	// lost power during leaves it. RepairTornTail cuts it off.
+	ErrTornTail = fmt.Errorf("%w: last record torn", ErrCorrupt)
+
 	// ErrChainBroken is wrapped by every *ChainError from Verify.
 	ErrChainBroken = errors.New("audit: chain broken")
 

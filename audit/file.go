@@ -175,7 +175,7 @@ func (s *FileSink) LastRecord() ([]byte, error) {
 		return nil, fmt.Errorf("audit: read %s: %w", s.path, err)
 	}
 	if buf[n-1] != '\n' {
-		return nil, fmt.Errorf("%w: %s does not end with a newline (torn or truncated last record)", ErrCorrupt, s.path)
+		return nil, fmt.Errorf("%w: %s does not end with a newline", ErrTornTail, s.path)
 	}
 	i := bytes.LastIndexByte(buf[:n-1], '\n')
 	if i < 0 && n < s.size {

@@ -219,6 +219,25 @@ func auditCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "audit log ok: %d records\n", rep.Records)
 				return nil
 			},
+		}, {
+			Name:  "repair",
+			Usage: "cut off a last record torn by a crash, keeping its bytes in a file beside the log",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "log", Required: true, Usage: "audit log file (kmipd must be stopped)"},
+			},
+			Action: func(c *cli.Context) error {
+				log := c.String("log")
+				cut, saved, err := audit.RepairTornTail(log)
+				if err != nil {
+					return fail(err, "stop kmipd first; a log that is not merely torn stays as it is, as evidence")
+				}
+				if cut == 0 {
+					fmt.Fprintf(c.App.Writer, "audit log %s ends with a whole record: nothing to repair\n", log)
+					return nil
+				}
+				fmt.Fprintf(c.App.Writer, "audit log %s: cut %d bytes of a record torn by a crash; they are in %s. Next: kmipd audit verify --log %s --key-file FILE\n", log, cut, saved, log)
+				return nil
+			},
 		}},
 	}
 }

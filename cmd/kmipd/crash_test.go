@@ -396,3 +396,79 @@ func encodings(s []byte) map[string][]byte {
 	}
 	return out
 }
+
+// TestTornAuditLogRepair: the path after a power failure tore the audit
+// log's last record, the record of a Create. kmipd refuses to start and
+// names the repair; `kmipd audit repair` cuts the torn bytes into a file
+// beside the log; kmipd then starts, continues the chain and rebuilds the
+// lost record from the store's write journal, so that each Create has
+// exactly one record.
+func TestTornAuditLogRepair(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kmipd dev twice with SoftHSM")
+	}
+	module := softHSMModule(t)
+	dir := t.TempDir()
+	args := []string{"dev", "--data-dir", dir, "--listen", "127.0.0.1:0", "--pkcs11-module", module, "--log-level", "warn"}
+	p := startKmipd(t, nil, args...)
+	addr := p.waitFor(devServingRE, crashBudget)[1]
+	ctx, cancel := context.WithTimeout(context.Background(), crashBudget)
+	defer cancel()
+	c, err := kmipclient.Dial(ctx, addr, devClientTLS(t, dir), kmipclient.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 3 { // three records, to tear the last
+		id, err := c.CreateAES(ctx, 256, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	_ = c.Close()
+	// Killed within the second the journal keeps entries after their
+	// records are written: as a power failure would find it.
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	p.exited = true
+
+	log := filepath.Join(dir, "audit.log")
+	raw, err := os.ReadFile(log)
+	if err != nil || len(raw) < 10 {
+		t.Fatalf("audit log after a first start: %d bytes, %v", len(raw), err)
+	}
+	torn := raw[:len(raw)-7] // the last record lost its end
+	if err := os.WriteFile(log, torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runKmipdBinary(t, nil, args...)
+	if code != 1 || !strings.Contains(stderr, "kmipd audit repair --log "+log) {
+		t.Fatalf("start on a torn log: code %d, want 1 with the repair named:\n%s", code, stderr)
+	}
+
+	stdout, stderr, code := runKmipdBinary(t, nil, "audit", "repair", "--log", log)
+	if code != 0 || !strings.Contains(stdout, "torn by a crash") {
+		t.Fatalf("audit repair: code %d\n%s%s", code, stdout, stderr)
+	}
+	if stdout, _, code := runKmipdBinary(t, nil, "audit", "repair", "--log", log); code != 0 || !strings.Contains(stdout, "nothing to repair") {
+		t.Errorf("second audit repair: code %d: %s", code, stdout)
+	}
+	p = startKmipd(t, nil, args...)
+	p.waitFor(devServingRE, crashBudget)
+	p.stop(syscall.SIGTERM, crashBudget)
+	stdout, stderr, code = runKmipdBinary(t, nil, "audit", "verify", "--log", log, "--key-file", filepath.Join(dir, "audit.key"))
+	if code != 0 {
+		t.Errorf("audit verify after the repair and a restart: code %d\n%s%s", code, stdout, stderr)
+	}
+	checkCreateRecords(t, log, ids)
+	after, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(after, []byte(`"recovered":"write journal"`)); n != 1 || !bytes.Contains(after, []byte(`"objects_written":"`+ids[2]+`"`)) {
+		t.Errorf("%d recovered records, want 1, for the torn Create %s", n, ids[2])
+	}
+}

@@ -142,6 +142,11 @@ func openAudit(cfg *Config) (*audit.Logger, func() error, error) {
 	key.Clear()
 	if err != nil {
 		_ = sink.Close() // the verification error is the one to report; nothing was written
+		if errors.Is(err, audit.ErrTornTail) {
+			// A power failure during an append; the store's write journal
+			// rebuilds any record of a change that the cut loses.
+			return nil, nil, fail(err, "run kmipd audit repair --log "+cfg.AuditLog+" (it keeps the torn bytes), then start kmipd again")
+		}
 		return nil, nil, fail(err, "the audit log "+cfg.AuditLog+" fails verification; keep it for investigation and move it aside to start a new chain")
 	}
 	return l, l.Close, nil
