@@ -432,7 +432,7 @@ func TestTornAuditLogRepair(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	t.Logf("kmipd after SIGKILL: %v", <-p.done)
 	p.exited = true
 
 	log := filepath.Join(dir, "audit.log")
