@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kmipd/kmipd/audit"
 	"github.com/kmipd/kmipd/kmip"
 	"github.com/kmipd/kmipd/ttlv"
 )
@@ -30,7 +31,9 @@ func FuzzServeMessage(f *testing.F) {
 	}
 	var logged bytes.Buffer
 	opts := &kmip.MessageOptions{Logger: hclog.New(&hclog.LoggerOptions{Output: &logged, Level: hclog.Error})}
-	e := newCreationEnvWith(f)
+	// With an audit log, so that every write also goes through the write
+	// journal (journal.go).
+	e := newCreationEnvWith(f, WithAudit(discardAuditor{}))
 	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "fuzz", OrganizationalUnit: []string{"t1"}}}
 	ctx := kmip.WithConnInfo(context.Background(), &kmip.ConnInfo{PeerCertificates: []*x509.Certificate{cert}})
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -97,3 +100,9 @@ func fuzzRequestMessage(ver kmip.ProtocolVersion, op kmip.Operation, fields ...t
 			ttlv.Enum(kmip.TagOperation, uint32(op)),
 			ttlv.Struct(kmip.TagRequestPayload, fields...)))
 }
+
+// discardAuditor accepts every record and keeps none.
+type discardAuditor struct{}
+
+func (discardAuditor) Record(context.Context, audit.Event, audit.Durability) error { return nil }
+func (discardAuditor) Sync() error                                                 { return nil }
