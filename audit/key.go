@@ -55,12 +55,23 @@ func GenerateKeyFile(path string) (Key, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("audit: generate key %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: the key file named in the operator's config
-	if err != nil {
+	if err := writeNewFile(path, key); err != nil {
 		key.Clear()
-		return nil, fmt.Errorf("audit: generate key: %w", err)
+		return nil, fmt.Errorf("audit: write key %s: %w", path, err)
 	}
-	_, err = f.Write(key)
+	return key, nil
+}
+
+// writeNewFile creates path (mode 0600, never over an existing file)
+// holding data, durably, its directory entry included. On failure it
+// removes what it created: a partial file would make the next attempt
+// fail (O_EXCL) for no reason the operator could see.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: the key file, or a file beside the log, the operator's config names
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -71,14 +82,10 @@ func GenerateKeyFile(path string) (Key, error) {
 		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {
-		key.Clear()
-		// Best effort: the write error is what the operator needs, and a
-		// leftover partial file makes the next GenerateKeyFile fail loudly
-		// (O_EXCL) rather than silently.
-		_ = os.Remove(path)
-		return nil, fmt.Errorf("audit: write key %s: %w", path, err)
+		_ = os.Remove(path) // best effort: the write error is the one to report
+		return err
 	}
-	return key, nil
+	return nil
 }
 
 // LoadKey reads an audit key file: either exactly 32 raw bytes (what

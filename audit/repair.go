@@ -2,10 +2,8 @@ package audit
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -49,7 +47,7 @@ func RepairTornTail(path string) (cut int64, saved string, err error) {
 	}
 	tail := buf[i+1:]
 	saved = fmt.Sprintf("%s.torn-%s", path, time.Now().UTC().Format("20060102T150405.000000000Z"))
-	if err := writeSynced(saved, tail); err != nil {
+	if err := writeNewFile(saved, tail); err != nil {
 		return 0, "", fmt.Errorf("audit: repair %s: keep the torn record: %w", path, err)
 	}
 	if err := f.Truncate(size - int64(len(tail))); err != nil {
@@ -59,27 +57,4 @@ func RepairTornTail(path string) (cut int64, saved string, err error) {
 		return 0, "", fmt.Errorf("audit: repair %s: %w", path, err)
 	}
 	return int64(len(tail)), saved, nil
-}
-
-// writeSynced creates path (0600, never over an existing file) holding
-// data, durably, directory entry included.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: beside the audit log the operator names
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		return errors.Join(err, os.Remove(path))
-	}
-	return nil
 }
