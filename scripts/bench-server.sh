@@ -72,10 +72,16 @@ bare_pair() {
 	SOFTHSM2_CONF="$work/dev/softhsm/softhsm2.conf" "$work/bareserver" -serve -addr "$addr" \
 		-certs "$work/dev/certs" -pin-file "$work/dev/softhsm/user.pin" 2>"$1.log" &
 	pid=$!
+	local ready=
 	for _ in $(seq 1 50); do
-		"$work/bareserver" -addr "$addr" -certs "$work/dev/certs" -duration 10ms >/dev/null 2>&1 && break
+		"$work/bareserver" -addr "$addr" -certs "$work/dev/certs" -duration 10ms >/dev/null 2>&1 && ready=1 && break
 		sleep 0.1
 	done
+	if [ -z "$ready" ]; then
+		echo "$(basename "$0"): bareserver did not answer within 5 s:" >&2
+		cat "$1.log" >&2
+		exit 1
+	fi
 	: >"$1"
 	for size in 64 4096; do
 		for conns in 4 16; do

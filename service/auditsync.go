@@ -207,14 +207,16 @@ func (t writeTrackingStore) Update(ctx context.Context, id string, fn func(o *ob
 
 func (t writeTrackingStore) Apply(ctx context.Context, creates []*objects.Object, changes []objects.Change) error {
 	markStoreWrite(ctx)
-	ids := make([]string, 0, len(creates)+len(changes))
-	for _, o := range creates {
-		ids = append(ids, o.ID)
+	if w := effectsOf(ctx); w != nil && w.journal != nil {
+		ids := make([]string, 0, len(creates)+len(changes))
+		for _, o := range creates {
+			ids = append(ids, o.ID)
+		}
+		for _, c := range changes {
+			ids = append(ids, c.ID)
+		}
+		ctx = journalContext(ctx, ids...)
 	}
-	for _, c := range changes {
-		ids = append(ids, c.ID)
-	}
-	ctx = journalContext(ctx, ids...)
 	if err := t.Store.Apply(ctx, creates, changes); err != nil {
 		return err
 	}
